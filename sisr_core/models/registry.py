@@ -26,6 +26,7 @@ class ModelSpec:
     default_config: dict = field(default_factory=dict)
     tile_exact: bool = True  # False where a global operation (non-local attention) sees the whole image
     min_size: int = 1  # smallest input side the network accepts; smaller inputs are padded
+    size_multiple: int = 1  # internal pooling grid: tiles are aligned to it so patch mode stays exact
     shipped_weights: bool = True  # False where we ship no trained file of our own (official weights instead)
 
     def config(self, **overrides) -> dict:

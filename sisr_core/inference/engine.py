@@ -1,0 +1,317 @@
+"""Upscaling: load a network's weights, plan the scale, run it whole or in patches, keep colour.
+
+``Upscaler`` holds only the loaded networks (one per native scale, loaded on first use); every
+call is independent, so one Upscaler can serve the CLI, a batch and the app's worker alike.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from sisr_core.inference.color import rgb_to_ycbcr, ycbcr_to_rgb
+from sisr_core.inference.tiling import tile_for_budget, upscale_tiled
+from sisr_core.models.registry import ModelSpec, build_model, get_spec
+from sisr_core.resize import imresize
+from sisr_core.weights import (
+    WeightsError,
+    load_state,
+    read_weights,
+    shipped_weights_dir,
+    user_models_dir,
+    weights_filename,
+)
+
+DEFAULT_MEMORY_BUDGET = int(os.environ.get("SISR_MEMORY_BUDGET_MB", "1024")) * 2**20
+MAX_CHAIN = 4
+
+
+class NoWeightsError(LookupError):
+    """A network has no trained weights for the requested scale."""
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def select_device(device: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU; otherwise the named device."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for but no CUDA GPU is available")
+    return torch.device(device)
+
+
+@dataclass
+class LoadedModel:
+    """A network ready to run, with what its weights say about it."""
+
+    name: str
+    spec: ModelSpec
+    network: nn.Module
+    scale: int | None  # native scale; None for a multi-scale pre-upsampling network
+    meta: dict = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def color(self) -> str:
+        """``"y"`` for a network on luma only, ``"rgb"`` otherwise (from its config)."""
+        return "y" if self.meta.get("config", {}).get("num_in_ch", 3) == 1 else "rgb"
+
+    @property
+    def receptive_radius(self) -> int:
+        """Context in input pixels a tile needs so patch mode equals whole-image mode (upper bound)."""
+        radius = 0
+        for m in self.network.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                radius += m.dilation[0] * (m.kernel_size[0] - 1) // 2
+        multiple = self.spec.size_multiple
+        if self.spec.pre_upsample:
+            return radius * multiple // max(self.scale or 1, 1) + 3 + multiple
+        return radius * multiple + 1
+
+    def forward_rgb(self, rgb: torch.Tensor, scale: int) -> torch.Tensor:
+        """RGB (1, 3, h, w) in [0, 1] to RGB at ``scale``, handling Y-only and pre-upsampling networks."""
+        x = imresize(rgb, scale) if self.spec.pre_upsample else rgb
+        if self.color == "y":
+            ycbcr = rgb_to_ycbcr(x)
+            y = self.network(ycbcr[:, :1])
+            cbcr = ycbcr[:, 1:] if self.spec.pre_upsample else imresize(ycbcr[:, 1:], scale)
+            return ycbcr_to_rgb(torch.cat([y, cbcr], dim=1))
+        return self.network(x)
+
+
+def weight_file_for(name: str, scale: int | None) -> Path | None:
+    """The user's or the shipped weight file for ``name`` at ``scale``; the user's first."""
+    spec = get_spec(name)
+    fname = weights_filename(name, None if spec.multi_scale else scale)
+    for folder in (user_models_dir(), shipped_weights_dir()):
+        if (folder / fname).is_file():
+            return folder / fname
+    return None
+
+
+def available_scales(name: str) -> list[int]:
+    """Native scales with weights on disk (all of the spec's scales for a multi-scale network)."""
+    spec = get_spec(name)
+    return [s for s in spec.scales if weight_file_for(name, s) is not None]
+
+
+def load_model(
+    name: str | None = None, scale: int | None = None, weights: str | os.PathLike | None = None, device="cpu"
+) -> LoadedModel:
+    """Build a network and load its weights: the given file, or the user's/shipped file for ``scale``."""
+    if weights is None:
+        if name is None:
+            raise ValueError("give a model name or a weight file")
+        path = weight_file_for(name, scale)
+        if path is None:
+            scale_txt = "" if get_spec(name).multi_scale else f" at x{scale}"
+            raise NoWeightsError(
+                f"model {name!r} has no trained weights{scale_txt} yet; "
+                "train it with `sisr train` or pass a weight file with --weights"
+            )
+    else:
+        path = Path(weights)
+    state, meta = read_weights(path)
+    name = meta.get("model", name)
+    if name is None:
+        raise WeightsError(f"{path}: the file does not say which model it is; pass the model name")
+    spec = get_spec(name)
+    native = None if spec.multi_scale else int(meta.get("scales", [scale])[0] or 0) or None
+    if not spec.multi_scale and native is None:
+        raise WeightsError(f"{path}: the file does not say its scale; pass --scale")
+    config = meta.get("config", {})
+    network = build_model(name, native or 2, **config)
+    load_state(network, state, source=str(path))
+    meta = {**meta, "config": spec.config(**config)}
+    network.eval().requires_grad_(False).to(select_device(device))
+    return LoadedModel(name=name, spec=spec, network=network, scale=native, meta=meta, source=str(path))
+
+
+def plan_scales(target: int, natives: list[int]) -> tuple[list[int], bool]:
+    """Passes of native scales for ``target``: an exact chain if one exists, else the smallest
+    product above it (then a high-quality downscale); fewest passes first."""
+    if target < 1:
+        raise ValueError(f"scale must be a positive integer, got {target}")
+    if not natives:
+        raise ValueError("no native scales to plan with")
+    best = None
+    for length in range(1, MAX_CHAIN + 1):
+        for chain in itertools.combinations_with_replacement(sorted(natives, reverse=True), length):
+            product = math.prod(chain)
+            if product == target:
+                return list(chain), False
+            if product > target and (best is None or (product, len(chain)) < (math.prod(best), len(best))):
+                best = chain
+        if best is not None:
+            break
+    if best is None:
+        raise ValueError(f"scale x{target} is out of reach of scales {natives}")
+    return list(best), True
+
+
+def _ensemble(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """x8 self-ensemble: flips and transposes of the input, outputs transformed back and averaged."""
+    total = None
+    for flip_h, flip_w, transpose in itertools.product((False, True), repeat=3):
+        t = x
+        if flip_h:
+            t = t.flip(-2)
+        if flip_w:
+            t = t.flip(-1)
+        if transpose:
+            t = t.transpose(-2, -1)
+        y = fn(t)
+        if transpose:
+            y = y.transpose(-2, -1)
+        if flip_w:
+            y = y.flip(-1)
+        if flip_h:
+            y = y.flip(-2)
+        total = y if total is None else total + y
+    return total / 8
+
+
+class Upscaler:
+    """A network by name (or a weight file), loaded per native scale as needed."""
+
+    def __init__(self, model: str | None = None, weights: str | os.PathLike | None = None, device: str = "auto"):
+        self.device = select_device(device)
+        self._weights = weights
+        self._loaded: dict[int | None, LoadedModel] = {}
+        if weights is not None:
+            first = load_model(model, None, weights, self.device)
+            self._loaded[first.scale] = first
+            model = first.name
+        if model is None:
+            raise ValueError("give a model name or a weight file")
+        self.name = model
+        self.spec = get_spec(model)
+
+    def native_scales(self) -> list[int]:
+        """Scales the network can do in one pass with the weights at hand."""
+        if self.spec.multi_scale:
+            return [s for s in range(2, 9)]
+        if self._weights is not None:
+            return [s for s in self._loaded if s is not None]
+        return available_scales(self.name)
+
+    def model_for(self, scale: int) -> LoadedModel:
+        """The loaded network for one native ``scale`` (cached)."""
+        key = None if self.spec.multi_scale else scale
+        if key not in self._loaded:
+            if self._weights is not None and key is not None:
+                raise NoWeightsError(f"{self._weights}: these weights are for x{next(iter(self._loaded))} only")
+            self._loaded[key] = load_model(self.name, scale, None, self.device)
+        return self._loaded[key]
+
+    def plan(self, scale: int) -> tuple[list[int], bool]:
+        """Native passes for ``scale`` and whether a final downscale follows."""
+        if self.spec.multi_scale:
+            return [scale], False
+        natives = self.native_scales()
+        if not natives:
+            raise NoWeightsError(
+                f"model {self.name!r} has no trained weights yet; train it with `sisr train` or pass --weights"
+            )
+        return plan_scales(scale, natives)
+
+    @torch.inference_mode()
+    def upscale(
+        self,
+        image: torch.Tensor,
+        scale: int,
+        mode: str = "auto",
+        tile: int | None = None,
+        overlap: int | None = None,
+        ensemble: bool = False,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> torch.Tensor:
+        """Upscale (1, C, H, W) in [0, 1] with C = 1 (grey), 3 (RGB), 2 or 4 (with alpha last).
+
+        ``mode``: ``fast`` runs the whole image at once, ``patch`` runs tiles of ``tile`` px with
+        ``overlap`` px of context, ``auto`` picks patch mode when the image would exceed the memory
+        budget. Returns (1, C, H*scale, W*scale) clamped to [0, 1].
+        """
+        if mode not in ("auto", "fast", "patch"):
+            raise ValueError(f"mode must be auto, fast or patch, got {mode!r}")
+        passes, downscale = self.plan(scale)
+        x = image.to(self.device, torch.float32)
+        out_size = (image.shape[-2] * scale, image.shape[-1] * scale)
+        steps_done = 0
+        total_steps = len(passes)
+
+        for native in passes:
+            model = self.model_for(native)
+            fn = self._pixel_function(model, native, x.shape[1])
+            if ensemble:
+                fn = (lambda f: lambda t: _ensemble(f, t))(fn)
+            radius = model.receptive_radius
+            ov = radius if overlap is None else overlap
+            multiple = model.spec.size_multiple
+            tile_px = tile or tile_for_budget(self._bytes_per_pixel(model, native), memory_budget, ov)
+            fits = x.shape[-2] * x.shape[-1] * self._bytes_per_pixel(model, native) <= memory_budget
+            if mode == "fast" or (mode == "auto" and fits):
+                x = fn(x)
+                steps_done += 1
+                if progress:
+                    progress(steps_done, total_steps)
+            else:
+                tile_px, ov = -(-tile_px // multiple) * multiple, -(-ov // multiple) * multiple
+
+                def tile_progress(done, total, base=steps_done):
+                    if progress:
+                        progress(base * total + done, total_steps * total)
+
+                x = upscale_tiled(fn, x, native, tile_px, ov, tile_progress, cancel)
+                steps_done += 1
+        if downscale:
+            x = imresize(x, size=out_size).clamp(0, 1)
+        return x
+
+    def _pixel_function(self, model: LoadedModel, scale: int, channels: int) -> Callable:
+        """LR tile (1, C, h, w) -> HR tile for this image's channel layout (grey/RGB, alpha)."""
+        color_ch = 1 if channels in (1, 2) else 3
+
+        def run(t: torch.Tensor) -> torch.Tensor:
+            color, alpha = t[:, :color_ch], t[:, color_ch:]
+            rgb = color.expand(-1, 3, -1, -1) if color_ch == 1 else color
+            h, w = rgb.shape[-2:]
+            pad_h, pad_w = max(model.spec.min_size - h, 0), max(model.spec.min_size - w, 0)
+            if pad_h or pad_w:
+                rgb = torch.nn.functional.pad(rgb, (0, pad_w, 0, pad_h), mode="replicate")
+            hr = model.forward_rgb(rgb, scale)[..., : h * scale, : w * scale].clamp(0, 1)
+            if color_ch == 1:
+                hr = hr.mean(dim=1, keepdim=True)
+            if alpha.shape[1]:
+                hr = torch.cat([hr, imresize(alpha, scale).clamp(0, 1)], dim=1)
+            return hr
+
+        return run
+
+    def _bytes_per_pixel(self, model: LoadedModel, scale: int) -> float:
+        """Rough peak bytes per input pixel: a few live feature maps of the widest layer."""
+        widest = max(
+            (m.out_channels for m in model.network.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))),
+            default=64,
+        )
+        area = scale * scale if model.spec.pre_upsample else 2
+        return 4.0 * widest * 4 * area + 4.0 * 8 * scale * scale
+
+
+def bicubic_upscale(image: torch.Tensor, scale: int) -> torch.Tensor:
+    """The plain bicubic (MATLAB-compatible) enlargement the app compares against, clamped."""
+    return imresize(image, scale).clamp(0, 1)

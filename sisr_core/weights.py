@@ -1,0 +1,148 @@
+"""Weight files and their metadata: finding, reading safely, unwrapping, and writing.
+
+Shipped and trained weights are safetensors files whose header carries one JSON metadata entry
+(``"sisr"``): model name, config, scales, colour handling, training recipe and benchmark figures,
+so that ``sisr models``, the app's picker and the README table all read the same numbers.
+Other formats (.pth/.pt/.ckpt) are read with ``torch.load(weights_only=True)`` only: nothing in a
+weight file is ever executed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+
+METADATA_KEY = "sisr"
+FORMAT_VERSION = 1
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt", ".bin")
+
+
+class WeightsError(ValueError):
+    """A weight file that cannot be used; str() is one line naming the file and the reason."""
+
+
+def shipped_weights_dir() -> Path:
+    """The ``weights/`` folder: beside the sources, inside a PyInstaller bundle, or $SISR_WEIGHTS_DIR."""
+    if env := os.environ.get("SISR_WEIGHTS_DIR"):
+        return Path(env)
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        return Path(bundle) / "weights"
+    return Path(__file__).resolve().parent.parent / "weights"
+
+
+def user_models_dir() -> Path:
+    """Where weights the user trained or imported live (platform user-data dir, or $SISR_USER_DIR)."""
+    if env := os.environ.get("SISR_USER_DIR"):
+        return Path(env) / "models"
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("SISR Studio", appauthor=False)) / "models"
+
+
+def weights_filename(model: str, scale: int | None) -> str:
+    """File name for a model's weights: ``name_x2.safetensors``, or ``name.safetensors`` if multi-scale."""
+    return f"{model}.safetensors" if scale is None else f"{model}_x{scale}.safetensors"
+
+
+def unwrap_state_dict(obj) -> dict[str, torch.Tensor]:
+    """Take the tensors out of common checkpoint wrappers (params_ema, params, state_dict, model, module.)."""
+    for key in ("params_ema", "params", "state_dict", "model", "generator", "net_g"):
+        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
+            obj = obj[key]
+            break
+    if not isinstance(obj, dict) or not obj:
+        raise WeightsError("no state dict of tensors found")
+    tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise WeightsError("no tensors found in the state dict")
+    for prefix in ("module.", "model.", "net_g."):
+        if all(k.startswith(prefix) for k in tensors):
+            tensors = {k[len(prefix) :]: v for k, v in tensors.items()}
+    return tensors
+
+
+def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a weight file safely; returns (state dict in float32, metadata dict or {})."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such weight file")
+    try:
+        if path.suffix.lower() == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as f:
+                header = f.metadata() or {}
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+            meta = json.loads(header[METADATA_KEY]) if METADATA_KEY in header else {}
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+            meta = obj.get("sisr_meta", {}) if isinstance(obj, dict) else {}
+            tensors = unwrap_state_dict(obj)
+    except WeightsError as exc:
+        raise WeightsError(f"{path}: {exc}") from None
+    except pickle.UnpicklingError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else "unsafe pickle"
+        raise WeightsError(
+            f"{path}: refused: the file holds Python objects that would run code when loaded ({reason[:160]})"
+        ) from None
+    except Exception as exc:  # corrupt or foreign files
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise WeightsError(f"{path}: not a readable weight file ({first[:200]})") from None
+    return {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}, meta
+
+
+def save_weights(path: str | os.PathLike, state_dict: dict[str, torch.Tensor], meta: dict, half: bool = True) -> Path:
+    """Write a safetensors file with metadata; floats stored as fp16 when ``half`` (compact, enough for SR)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {
+        k: (v.detach().half() if half and v.is_floating_point() else v.detach()).contiguous().cpu()
+        for k, v in state_dict.items()
+    }
+    meta = {"format_version": FORMAT_VERSION, **meta}
+    tmp = path.with_name(f".{path.name}.part")
+    save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(meta, sort_keys=True)})
+    os.replace(tmp, path)
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """Only the metadata of a safetensors weight file (no tensors read)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        header = f.metadata() or {}
+    return json.loads(header.get(METADATA_KEY, "{}"))
+
+
+def load_state(module: nn.Module, state_dict: dict[str, torch.Tensor], source: str = "weights") -> None:
+    """Load ``state_dict`` strictly; mismatches give one error naming missing, unexpected or misshaped keys."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    misshaped = sorted(
+        f"{k} {tuple(state_dict[k].shape)} != {tuple(own[k].shape)}"
+        for k in set(own) & set(state_dict)
+        if own[k].shape != state_dict[k].shape
+    )
+    problems = []
+    for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", misshaped)):
+        if keys:
+            shown = ", ".join(keys[:6]) + (f" (+{len(keys) - 6} more)" if len(keys) > 6 else "")
+            problems.append(f"{label}: {shown}")
+    if problems:
+        raise WeightsError(f"{source}: does not fit {type(module).__name__}: " + "; ".join(problems))
+    module.load_state_dict(state_dict, strict=True)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -8,14 +8,16 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
 from sisr_core.inference.color import rgb_to_ycbcr, ycbcr_to_rgb
+from sisr_core.io import ImageData
 from sisr_core.inference.tiling import tile_for_budget, upscale_tiled
 from sisr_core.models.registry import ModelSpec, build_model, get_spec
 from sisr_core.resize import imresize
@@ -315,3 +317,29 @@ class Upscaler:
 def bicubic_upscale(image: torch.Tensor, scale: int) -> torch.Tensor:
     """The plain bicubic (MATLAB-compatible) enlargement the app compares against, clamped."""
     return imresize(image, scale).clamp(0, 1)
+
+
+def image_to_tensor(image: ImageData) -> torch.Tensor:
+    """ImageData to (1, C, H, W): grey or RGB channels, then alpha as the last channel if present."""
+    x = torch.from_numpy(np.ascontiguousarray(image.pixels)).permute(2, 0, 1)
+    if image.alpha is not None:
+        x = torch.cat([x, torch.from_numpy(np.ascontiguousarray(image.alpha))[None]], dim=0)
+    return x[None].float()
+
+
+def tensor_to_image(x: torch.Tensor, like: ImageData) -> ImageData:
+    """(1, C, H, W) back to ImageData with ``like``'s bit depth, ICC profile and EXIF."""
+    arr = x[0].permute(1, 2, 0).cpu().numpy().astype(np.float32)
+    color = like.pixels.shape[2]
+    alpha = arr[..., color] if arr.shape[2] > color else None
+    return replace(like, pixels=np.ascontiguousarray(arr[..., :color]), alpha=alpha, warnings=[])
+
+
+def upscale_image(upscaler: Upscaler, image: ImageData, scale: int, **options) -> ImageData:
+    """Upscale decoded image data, keeping alpha, bit depth, ICC and EXIF; options as Upscaler.upscale."""
+    return tensor_to_image(upscaler.upscale(image_to_tensor(image), scale, **options), image)
+
+
+def bicubic_image(image: ImageData, scale: int) -> ImageData:
+    """The bicubic-enlarged ("intermediate") image, with the same metadata."""
+    return tensor_to_image(bicubic_upscale(image_to_tensor(image), scale), image)

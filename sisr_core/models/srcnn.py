@@ -163,7 +163,7 @@ def build_dsr(scale: int, **cfg) -> nn.Module:
     description="Deep denoising SR: a small two-level encoder/decoder with skip sums",
     paper=f"{KERAS_PROJECT}, after Mao et al., 2016",
     default_config=dict(num_in_ch=1, num_out_ch=1, num_feat=64, residual=True),
-    tile_exact=False,  # max-pooling makes the output depend on where a tile starts
+    size_multiple=4,  # two 2x2 max-pools: tiles start on a multiple of 4 so patch mode stays exact
     **_PRE,
 )
 def build_ddsr(scale: int, **cfg) -> nn.Module:

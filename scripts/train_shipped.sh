@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The recipes of the weights shipped in weights/: each run is resumable (run folders in runs/),
+# so this script can be stopped and started again; a finished run is skipped.
+# Usage: scripts/train_shipped.sh [RUN_NAME ...]   (default: all, in order)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SISR=${SISR:-.venv/bin/sisr}
+DATA=${SISR_TRAIN_DATA:-../shared/datasets/train}
+COMMON=(--data "$DATA/T91" --data "$DATA/BSDS400" --val-holdout 10 --val-every 1000 -q)
+
+train() {  # train RUN_NAME ARGS...: start or resume runs/RUN_NAME
+  local run=runs/$1; shift
+  if [ -f "$run/final.safetensors" ]; then echo "$run: done"; return; fi
+  if [ -f "$run/checkpoint.pt" ]; then "$SISR" train --resume "$run" -q
+  else "$SISR" train "$@" "${COMMON[@]}" --out "$run"; fi
+}
+
+recipe() {
+  case $1 in
+    wdsr-a_x2) train "$1" --model wdsr-a --scale 2 --steps 40000 --lr 1e-3 --batch 16 --patch 48 ;;
+    *) echo "unknown run $1" >&2; return 2 ;;
+  esac
+}
+
+runs=("$@")
+[ ${#runs[@]} -gt 0 ] || runs=(wdsr-a_x2)
+for r in "${runs[@]}"; do recipe "$r"; done

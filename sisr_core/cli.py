@@ -1,0 +1,263 @@
+"""The ``sisr`` command line: parse, call the library, print. Heavy imports happen inside commands."""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from sisr_core import __version__
+
+MODES = ("auto", "fast", "patch")
+FORMATS = ("same", "png", "jpg", "webp", "tiff")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _scale(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"scale must be a whole number, got {text!r}") from None
+    if not 1 <= value <= 16:
+        raise argparse.ArgumentTypeError(f"scale must be between 1 and 16, got {value}")
+    return value
+
+
+def add_upscale_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``sisr upscale`` and main.py's command line."""
+    p.add_argument("-o", "--output", metavar="DIR", help="output folder (default: beside each input)")
+    p.add_argument("-m", "--model", default=None, help="network name (default: the shipped default)")
+    p.add_argument("-s", "--scale", type=_scale, default=2, help="integer scale factor (default 2)")
+    p.add_argument("--weights", metavar="FILE", help="a weight file to use instead of the shipped one")
+    p.add_argument("--mode", choices=MODES, default="auto", help="fast: whole image; patch: tiles; auto: by memory")
+    p.add_argument("--patch-size", type=int, default=None, metavar="PX", help="tile size in input pixels")
+    p.add_argument("--overlap", type=int, default=None, metavar="PX", help="tile context (default: receptive field)")
+    p.add_argument("--suffix", default="_x{scale}", help="added to output names (default _x{scale})")
+    p.add_argument("--format", choices=FORMATS, default="same", help="output format (default: as the input)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
+    p.add_argument("--save-intermediate", action="store_true", help="also write the bicubic-enlarged image")
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (slower, slightly better)")
+    p.add_argument("--recursive", action="store_true", help="look into sub-folders of input folders")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def run_upscale(args: argparse.Namespace) -> int:
+    """Upscale files and folders; exit status 0 only if every input succeeded."""
+    from tqdm import tqdm
+
+    from sisr_core.batch import plan_jobs, run_job
+    from sisr_core.inference.engine import NoWeightsError, Upscaler
+    from sisr_core.inference.tiling import Cancelled
+    from sisr_core.models.registry import UnknownModelError
+    from sisr_core.weights import WeightsError
+    from sisr_core.zoo import default_model
+
+    jobs, errors = plan_jobs(args.inputs, args.output, args.suffix, args.format, args.scale, args.recursive,
+                             args.save_intermediate)
+    for line in errors:
+        print(f"error: {line}", file=sys.stderr)
+    if not jobs:
+        print("error: no input images", file=sys.stderr)
+        return 2
+    try:
+        upscaler = Upscaler(args.model or (None if args.weights else default_model()), args.weights, args.device)
+        upscaler.plan(args.scale)
+    except (UnknownModelError, NoWeightsError, WeightsError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failed = len(errors)
+    files = tqdm(jobs, unit="file", disable=args.quiet or len(jobs) < 2, leave=False)
+    tiles = tqdm(unit="tile", disable=args.quiet, leave=False)
+
+    def progress(done: int, total: int) -> None:
+        tiles.total = total
+        tiles.n = done
+        tiles.refresh()
+
+    try:
+        for job in files:
+            result = run_job(job, upscaler, args.scale, overwrite=args.overwrite, quality=args.quality,
+                             mode=args.mode, tile=args.patch_size, overlap=args.overlap, ensemble=args.ensemble,
+                             progress=progress)
+            tiles.reset()
+            for w in result.warnings:
+                tqdm.write(f"warning: {w}", file=sys.stderr)
+            if result.status == "failed":
+                failed += 1
+                tqdm.write(f"error: {result.message}", file=sys.stderr)
+            elif result.status == "skipped":
+                tqdm.write(f"skipped: {result.message}", file=sys.stderr)
+            elif not args.quiet:
+                tqdm.write(f"wrote {result.message} ({result.seconds:.1f} s)")
+    except (KeyboardInterrupt, Cancelled):
+        print("cancelled", file=sys.stderr)
+        return 130
+    finally:
+        tiles.close()
+        files.close()
+    return 1 if failed else 0
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from sisr_core.zoo import model_rows
+
+    rows = model_rows()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'model':16s} {'scales':10s} {'params':>9s}  {'weights':28s} Set5 PSNR (x2/x3/x4)")
+    for r in rows:
+        shipped = ", ".join(f"x{s}" for s in r["weights"]) if r["weights"] else "none (train it)"
+        if r["weights_note"]:
+            shipped = r["weights_note"]
+        figures = "/".join(
+            f"{r['metrics'].get(f'x{s}', {}).get('Set5', {}).get('psnr', float('nan')):.2f}" for s in (2, 3, 4)
+        )
+        params = f"{r['params']:,}" if r["params"] else "-"
+        default = " (default)" if r["default"] else ""
+        print(f"{r['name'] + default:16s} {','.join(map(str, r['scales'])):10s} {params:>9s}  {shipped:28s} {figures}")
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from sisr_core.training.trainer import TrainConfig, TrainingRun
+
+    overrides = {}
+    if args.resume:
+        if args.steps:
+            overrides["steps"] = args.steps
+        bar = tqdm(unit="step", disable=args.quiet)
+        run = TrainingRun.resume(args.resume, None, **overrides)
+    else:
+        if not (args.model and args.scale and args.data):
+            print("error: --model, --scale and --data are needed (or --resume RUN_DIR)", file=sys.stderr)
+            return 2
+        config = TrainConfig(
+            model=args.model, scale=args.scale, data=args.data, val=args.val or [], val_holdout=args.val_holdout,
+            degradation=args.degradation, steps=args.steps or 10000, batch=args.batch, patch=args.patch, lr=args.lr,
+            loss=args.loss, init=args.init, teacher=args.teacher, ema=args.ema, scales=args.scales or [],
+            model_config=json.loads(args.model_config) if args.model_config else {},
+            perceptual_weight=args.perceptual, adversarial_weight=args.adversarial, vgg_weights=args.vgg_weights,
+            allow_download=args.allow_download, val_every=args.val_every, seed=args.seed,
+            checkpoint_minutes=args.checkpoint_minutes, num_workers=args.workers, grad_clip=args.grad_clip,
+            command="sisr " + shlex.join(sys.argv[1:]),
+        )
+        out = args.out or f"runs/{args.model}_x{args.scale}"
+        if (Path(out) / "checkpoint.pt").exists():
+            print(f"error: {out} holds a run already; use --resume {out} or another --out", file=sys.stderr)
+            return 2
+        bar = tqdm(unit="step", disable=args.quiet)
+        run = TrainingRun(config, out, None)
+    bar.total, bar.n = run.config.steps, run.step
+    state = {"psnr": None}
+
+    def on_event(event) -> None:
+        if event.kind == "progress":
+            bar.n = event.step
+            bar.set_postfix(loss=f"{event.losses['pixel']:.4f}", psnr=state["psnr"] and f"{state['psnr']:.2f}",
+                            refresh=False)
+            bar.update(0)
+        elif event.kind == "validation":
+            state["psnr"] = event.psnr
+        elif event.kind in ("message", "done"):
+            tqdm.write(event.message or f"weights: {event.path}")
+
+    run.callback = on_event
+    try:
+        final = run.run()
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"stopped at step {run.step}; resume with: sisr train --resume {run.out}", file=sys.stderr)
+        return 130
+    bar.close()
+    return 0 if final else 1
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from sisr_core.evaluation import evaluate, format_table
+
+    if not (args.model or args.weights):
+        print("error: give --model NAME or --weights FILE", file=sys.stderr)
+        return 2
+    rows = evaluate(args.model, args.weights, args.scale, args.data, baseline=args.baseline, rgb=args.rgb,
+                    ensemble=args.ensemble)
+    print(format_table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sisr", description="SISR Studio: single-image super-resolution.")
+    parser.add_argument("--version", action="version", version=f"SISR Studio {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("upscale", help="upscale image files and folders")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    add_upscale_options(p)
+    p.set_defaults(func=run_upscale)
+
+    p = sub.add_parser("models", help="list the networks, their weights and benchmark figures")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run_models)
+
+    p = sub.add_parser("train", help="train a network on folders of images")
+    p.add_argument("--model", help="network name")
+    p.add_argument("--scale", type=_scale)
+    p.add_argument("--scales", type=_scale, nargs="+", help="multi-scale training (pre-upsampling networks)")
+    p.add_argument("--data", action="append", metavar="DIR", help="folder of HR training images (repeatable)")
+    p.add_argument("--val", action="append", metavar="DIR", help="folder of HR validation images (repeatable)")
+    p.add_argument("--val-holdout", type=int, default=0, metavar="N", help="validate on N held-out training images")
+    p.add_argument("--degradation", default="bicubic", help="bicubic, unknown or bicubic_jpeg_Q")
+    p.add_argument("--steps", type=int, help="total steps (default 10000)")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--patch", type=int, default=48, help="LR patch size")
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--loss", choices=("l1", "mse", "charbonnier"), default="l1")
+    p.add_argument("--grad-clip", type=float, default=0.0)
+    p.add_argument("--ema", type=float, default=0.999, help="weight moving-average decay (0: off)")
+    p.add_argument("--model-config", metavar="JSON", help='network options, e.g. \'{"num_block": 8}\'')
+    p.add_argument("--init", metavar="FILE", help="start from these weights (matching tensors)")
+    p.add_argument("--teacher", metavar="NAME|FILE", help="distil from this network")
+    p.add_argument("--perceptual", type=float, default=0.0, metavar="W", help="VGG19 perceptual loss weight")
+    p.add_argument("--adversarial", type=float, default=0.0, metavar="W", help="adversarial loss weight")
+    p.add_argument("--vgg-weights", metavar="FILE", help="torchvision vgg19 weights file (for --perceptual)")
+    p.add_argument("--allow-download", action="store_true", help="may download the VGG19 weights")
+    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/MODEL_xSCALE)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run (optionally with more --steps)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=run_train)
+
+    p = sub.add_parser("eval", help="PSNR/SSIM by the benchmark protocol")
+    p.add_argument("--model", help="network name (shipped weights)")
+    p.add_argument("--weights", metavar="FILE")
+    p.add_argument("--scale", type=_scale, required=True)
+    p.add_argument("--data", action="append", required=True, metavar="DIR", help="folder of HR images (repeatable)")
+    p.add_argument("--baseline", choices=("bicubic",), help="add the bicubic row")
+    p.add_argument("--rgb", action="store_true", help="also report RGB PSNR")
+    p.add_argument("--ensemble", action="store_true")
+    p.add_argument("--json", metavar="FILE")
+    p.set_defaults(func=run_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,394 @@
+"""The training engine shared by ``sisr train`` and the app's training wizard.
+
+A :class:`TrainingRun` owns a run folder (``config.json``, ``checkpoint.pt``, ``best.safetensors``,
+``final.safetensors``, ``log.csv``). It reports through one callback that receives
+:class:`TrainingEvent` objects and never prints; ``cancel()`` and ``pause()`` may be called from
+another thread. Checkpoints hold only tensors and plain values, so they load with
+``torch.load(weights_only=True)``; a cancelled or killed run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from sisr_core.data.datasets import PatchStream, SRImageSet, find_images
+from sisr_core.inference.color import rgb_to_y
+from sisr_core.inference.engine import LoadedModel, load_model
+from sisr_core.metrics import psnr
+from sisr_core.models.registry import build_model, get_spec
+from sisr_core.resize import imresize
+from sisr_core.training.losses import PIXEL_LOSSES, PerceptualLoss, adversarial_loss, load_vgg19_state
+from sisr_core.weights import count_parameters, read_weights, save_weights
+
+CHECKPOINT = "checkpoint.pt"
+BEST = "best.safetensors"
+FINAL = "final.safetensors"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved as ``config.json`` in the run folder."""
+
+    model: str
+    scale: int
+    data: list[str]
+    val: list[str] = field(default_factory=list)
+    val_holdout: int = 0  # hold out this many training images for validation when no --val
+    degradation: str = "bicubic"
+    steps: int = 10000
+    batch: int = 16
+    patch: int = 48  # LR patch side in pixels
+    lr: float = 2e-4
+    min_lr_ratio: float = 0.01  # cosine schedule ends at lr * min_lr_ratio
+    warmup: int = 100
+    loss: str = "l1"
+    grad_clip: float = 0.0
+    ema: float = 0.999  # 0 disables the moving average of the weights
+    model_config: dict = field(default_factory=dict)
+    scales: list[int] = field(default_factory=list)  # multi-scale training (pre-upsampling nets, fdsrcnn)
+    init: str | None = None  # weights to start from (matching tensors are copied)
+    teacher: str | None = None  # model name or weight file, for distillation
+    distill_weight: float = 1.0
+    perceptual_weight: float = 0.0
+    adversarial_weight: float = 0.0
+    vgg_weights: str | None = None
+    allow_download: bool = False
+    val_every: int = 500
+    checkpoint_minutes: float = 5.0
+    log_every: int = 10
+    preview_every: int = 0
+    seed: int = 0
+    num_workers: int = 0
+    command: str = ""  # the command line that started the run, for the weights' metadata
+
+    def train_scales(self) -> list[int]:
+        return self.scales or [self.scale]
+
+
+@dataclass
+class TrainingEvent:
+    """What the engine reports: ``kind`` is progress, validation, preview, checkpoint, paused, done."""
+
+    kind: str
+    step: int
+    total: int
+    losses: dict = field(default_factory=dict)
+    psnr: float | None = None
+    eta_seconds: float | None = None
+    images: dict = field(default_factory=dict)  # preview: "lr", "bicubic", "sr", "hr" tensors (3, H, W)
+    path: str | None = None
+    message: str = ""
+
+
+class TrainingRun:
+    """One training run in ``out_dir``; create it new, or :meth:`resume` an existing folder."""
+
+    def __init__(self, config: TrainConfig, out_dir: str | os.PathLike, callback: Callable[[TrainingEvent], None] | None = None):
+        self.config = config
+        self.out = Path(out_dir)
+        self.callback = callback or (lambda event: None)
+        self._cancel = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self.step = 0
+        self.best_psnr = -math.inf
+        self.spec = get_spec(config.model)
+        if not self.spec.pre_upsample and config.scale not in self.spec.scales:
+            raise ValueError(f"model {config.model!r} has no x{config.scale} variant")
+
+    # -- control from another thread -------------------------------------------------------------
+    def cancel(self) -> None:
+        """Stop at the next step; a checkpoint is written so the run can be resumed."""
+        self._cancel.set()
+        self._running.set()
+
+    def pause(self) -> None:
+        """Hold before the next step until :meth:`unpause` or :meth:`cancel`."""
+        self._running.clear()
+
+    def unpause(self) -> None:
+        self._running.set()
+
+    @classmethod
+    def resume(cls, out_dir: str | os.PathLike, callback=None, **overrides) -> "TrainingRun":
+        """Continue the run saved in ``out_dir``; ``overrides`` may change e.g. ``steps``."""
+        out = Path(out_dir)
+        if not (out / CHECKPOINT).is_file():
+            raise FileNotFoundError(f"{out}: no {CHECKPOINT} to resume from")
+        config = TrainConfig(**{**json.loads((out / "config.json").read_text()), **overrides})
+        return cls(config, out, callback)
+
+    # -- set-up ----------------------------------------------------------------------------------
+    def _distributed(self) -> tuple[int, int]:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+            dist.init_process_group("gloo")
+        if dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+
+    def _data(self, rank: int) -> tuple[PatchStream, list]:
+        cfg = self.config
+        files = [f for d in cfg.data for f in find_images(d)]
+        val_files: list = [f for d in cfg.val for f in find_images(d)]
+        if not val_files and cfg.val_holdout:
+            order = np.random.default_rng(cfg.seed).permutation(len(files))
+            held = set(order[: cfg.val_holdout].tolist())
+            val_files = [f for i, f in enumerate(files) if i in held]
+            files = [f for i, f in enumerate(files) if i not in held]
+        train = SRImageSet.from_folders([], cfg.degradation, files=files)
+        stream = PatchStream(train, cfg.train_scales(), cfg.patch, cfg.batch, cfg.seed, rank, start=self.step)
+        val = SRImageSet.from_folders([], cfg.degradation, files=val_files).validation_pairs(cfg.scale) if val_files else []
+        return stream, val
+
+    def _network(self) -> nn.Module:
+        cfg = self.config
+        net = build_model(cfg.model, cfg.scale, **cfg.model_config)
+        if cfg.init and self.step == 0:
+            state, _ = read_weights(cfg.init)
+            own = net.state_dict()
+            fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+            net.load_state_dict(fitting, strict=False)
+            self.callback(TrainingEvent("message", 0, cfg.steps, message=f"initialised {len(fitting)}/{len(own)} tensors from {cfg.init}"))
+        return net
+
+    def _lr_at(self, step: int) -> float:
+        cfg = self.config
+        if step < cfg.warmup:
+            return cfg.lr * (step + 1) / cfg.warmup
+        t = min((step - cfg.warmup) / max(cfg.steps - cfg.warmup, 1), 1.0)
+        return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+    def _as_loaded(self, net: nn.Module, scale: int) -> LoadedModel:
+        cfg = self.spec.config(**self.config.model_config)
+        return LoadedModel(self.config.model, self.spec, net, scale, {"config": cfg})
+
+    def _to_net_space(self, lr: torch.Tensor, hr: torch.Tensor, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Network input and target for a batch: Y or RGB, bicubic-upsampled for pre-upsampling nets."""
+        if self.spec.config(**self.config.model_config).get("num_in_ch", 3) == 1:
+            lr, hr = rgb_to_y(lr), rgb_to_y(hr)
+        if self.spec.pre_upsample:
+            lr = imresize(lr, scale)
+        return lr, hr
+
+    # -- the loop --------------------------------------------------------------------------------
+    def run(self) -> Path | None:
+        """Train until ``config.steps`` or cancel; returns the final weights (None if cancelled)."""
+        cfg = self.config
+        rank, world = self._distributed()
+        main = rank == 0
+        torch.manual_seed(cfg.seed + rank)
+        self.out.mkdir(parents=True, exist_ok=True)
+        ckpt = self._load_checkpoint()
+        net = self._network()
+        optim = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
+        ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
+        disc, optim_d, perceptual = self._gan_parts()
+        teacher = self._teacher()
+        if ckpt:
+            net.load_state_dict(ckpt["params"])
+            optim.load_state_dict(ckpt["optimizer"])
+            if ema is not None and "params_ema" in ckpt:
+                ema.module.load_state_dict(ckpt["params_ema"])
+                ema.n_averaged.fill_(ckpt.get("ema_n", 1))
+            if disc is not None and "disc" in ckpt:
+                disc.load_state_dict(ckpt["disc"])
+                optim_d.load_state_dict(ckpt["optimizer_d"])
+        if main:
+            (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+        model = nn.parallel.DistributedDataParallel(net) if world > 1 else net
+        stream, val_pairs = self._data(rank)
+        loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=cfg.num_workers)
+        pixel_loss = PIXEL_LOSSES[cfg.loss]
+        log = self._open_log() if main else None
+        started, last_ckpt, start_step = time.time(), time.time(), self.step
+        seconds_before = ckpt.get("seconds", 0.0) if ckpt else 0.0
+        net.train()
+        batches = iter(loader)
+        try:
+            while self.step < cfg.steps:
+                if not self._running.is_set():
+                    self.callback(TrainingEvent("paused", self.step, cfg.steps))
+                    self._running.wait()
+                if self._cancel.is_set():
+                    break
+                lr_batch, hr_batch, scale = next(batches)
+                inp, target = self._to_net_space(lr_batch, hr_batch, int(scale))
+                for group in optim.param_groups:
+                    group["lr"] = self._lr_at(self.step)
+                sr = model(inp)
+                losses = {"pixel": pixel_loss(sr, target)}
+                if teacher is not None:
+                    with torch.no_grad():
+                        t_out = teacher.forward_rgb(lr_batch, int(scale))
+                        t_out = rgb_to_y(t_out) if target.shape[1] == 1 else t_out
+                    losses["distill"] = cfg.distill_weight * pixel_loss(sr, t_out)
+                if perceptual is not None:
+                    losses["perceptual"] = cfg.perceptual_weight * perceptual(sr, target)
+                if disc is not None:
+                    losses["adversarial"] = cfg.adversarial_weight * adversarial_loss(disc(sr), True)
+                total = sum(losses.values())
+                optim.zero_grad(set_to_none=True)
+                total.backward()
+                if cfg.grad_clip:
+                    nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+                optim.step()
+                if disc is not None:
+                    d_loss = adversarial_loss(disc(target), True) + adversarial_loss(disc(sr.detach()), False)
+                    optim_d.zero_grad(set_to_none=True)
+                    d_loss.backward()
+                    optim_d.step()
+                    losses["discriminator"] = d_loss
+                if ema is not None:
+                    ema.update_parameters(net)
+                self.step += 1
+                if not main:
+                    continue
+                values = {k: float(v.detach()) for k, v in losses.items()}
+                elapsed = time.time() - started
+                eta = elapsed / (self.step - start_step) * (cfg.steps - self.step)
+                self.callback(TrainingEvent("progress", self.step, cfg.steps, losses=values, eta_seconds=eta))
+                psnr_now = None
+                if val_pairs and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
+                    psnr_now = self.validate(ema.module if ema is not None else net, val_pairs)
+                    self.callback(TrainingEvent("validation", self.step, cfg.steps, psnr=psnr_now))
+                    if psnr_now > self.best_psnr:
+                        self.best_psnr = psnr_now
+                        self._save_weights(ema.module if ema is not None else net, self.out / BEST, seconds_before + elapsed)
+                if cfg.preview_every and val_pairs and self.step % cfg.preview_every == 0:
+                    self.callback(TrainingEvent("preview", self.step, cfg.steps, images=self.preview(ema.module if ema is not None else net, val_pairs[0])))
+                if self.step % cfg.log_every == 0 or psnr_now is not None:
+                    log.writerow([self.step, f"{values['pixel']:.6f}", f"{float(total):.6f}", f"{self._lr_at(self.step):.3e}",
+                                  "" if psnr_now is None else f"{psnr_now:.4f}", f"{seconds_before + elapsed:.1f}"])
+                    self._log_file.flush()
+                if time.time() - last_ckpt > cfg.checkpoint_minutes * 60:
+                    self._save_checkpoint(net, optim, ema, disc, optim_d, seconds_before + elapsed)
+                    last_ckpt = time.time()
+        finally:
+            if main:
+                self._save_checkpoint(net, optim, ema, disc, optim_d, seconds_before + time.time() - started)
+                if log is not None:
+                    self._log_file.close()
+        if self._cancel.is_set() or not main:
+            return None
+        final = self._save_weights(ema.module if ema is not None else net, self.out / FINAL, seconds_before + time.time() - started)
+        self.callback(TrainingEvent("done", self.step, cfg.steps, psnr=self.best_psnr if val_pairs else None, path=str(final)))
+        return final
+
+    # -- pieces ----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def validate(self, net: nn.Module, pairs: list) -> float:
+        """Mean Y-PSNR (benchmark protocol) of ``net`` on whole validation images."""
+        was_training = net.training
+        net.eval()
+        loaded = self._as_loaded(net, self.config.scale)
+        values = []
+        for lr, hr in pairs:
+            sr = loaded.forward_rgb(lr[None], self.config.scale).clamp(0, 1)
+            values.append(psnr(sr, hr[None], crop_border=self.config.scale))
+        net.train(was_training)
+        return float(np.mean(values))
+
+    @torch.no_grad()
+    def preview(self, net: nn.Module, pair: tuple, size: int = 64) -> dict:
+        """A crop of one validation image: LR, bicubic, current SR and HR, each (3, H, W) in [0, 1]."""
+        lr, hr = pair
+        s = self.config.scale
+        h, w = lr.shape[1:]
+        y, x = max((h - size) // 2, 0), max((w - size) // 2, 0)
+        lr_crop = lr[:, y : y + size, x : x + size]
+        was_training = net.training
+        net.eval()
+        sr = self._as_loaded(net, s).forward_rgb(lr_crop[None], s)[0].clamp(0, 1)
+        net.train(was_training)
+        return {"lr": lr_crop, "bicubic": imresize(lr_crop, s).clamp(0, 1), "sr": sr,
+                "hr": hr[:, y * s : (y + size) * s, x * s : (x + size) * s]}
+
+    def _gan_parts(self):
+        cfg = self.config
+        perceptual = None
+        if cfg.perceptual_weight:
+            perceptual = PerceptualLoss(load_vgg19_state(cfg.vgg_weights, cfg.allow_download))
+        if not cfg.adversarial_weight:
+            return None, None, perceptual
+        from sisr_core.models.srresnet import build_discriminator
+
+        channels = self.spec.config(**cfg.model_config).get("num_out_ch", 3)
+        disc = build_discriminator(num_in_ch=channels)
+        return disc, torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.9, 0.99)), perceptual
+
+    def _teacher(self) -> LoadedModel | None:
+        t = self.config.teacher
+        if not t:
+            return None
+        if Path(t).is_file():
+            return load_model(None, self.config.scale, t)
+        return load_model(t, self.config.scale)
+
+    def _load_checkpoint(self) -> dict | None:
+        path = self.out / CHECKPOINT
+        if not path.is_file():
+            return None
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        self.step = int(ckpt["step"])
+        self.best_psnr = float(ckpt.get("best_psnr", -math.inf))
+        return ckpt
+
+    def _save_checkpoint(self, net, optim, ema, disc, optim_d, seconds: float) -> None:
+        state = {"params": net.state_dict(), "optimizer": optim.state_dict(), "step": self.step,
+                 "best_psnr": self.best_psnr, "seconds": seconds}
+        if ema is not None:
+            state["params_ema"] = ema.module.state_dict()
+            state["ema_n"] = int(ema.n_averaged)
+        if disc is not None:
+            state["disc"], state["optimizer_d"] = disc.state_dict(), optim_d.state_dict()
+        tmp = self.out / f".{CHECKPOINT}.part"
+        torch.save(state, tmp)
+        os.replace(tmp, self.out / CHECKPOINT)
+        self.callback(TrainingEvent("checkpoint", self.step, self.config.steps, path=str(self.out / CHECKPOINT)))
+
+    def _save_weights(self, net: nn.Module, path: Path, seconds: float) -> Path:
+        cfg = self.config
+        model_cfg = self.spec.config(**cfg.model_config)
+        meta = {
+            "model": cfg.model,
+            "config": model_cfg,
+            "scales": sorted(set(cfg.train_scales())) if self.spec.multi_scale else [cfg.scale],
+            "color": "y" if model_cfg.get("num_in_ch", 3) == 1 else "rgb",
+            "value_range": [0, 1],
+            "params": count_parameters(net),
+            "source": "SISR Studio",
+            "training": {
+                "command": cfg.command,
+                "steps": self.step,
+                "seconds": round(seconds, 1),
+                "data": cfg.data,
+                "degradation": cfg.degradation,
+                "loss": cfg.loss,
+                "batch": cfg.batch,
+                "patch": cfg.patch,
+                "validation_psnr": None if self.best_psnr == -math.inf else round(self.best_psnr, 4),
+            },
+        }
+        return save_weights(path, net.state_dict(), meta)
+
+    def _open_log(self):
+        path = self.out / "log.csv"
+        new = not path.exists()
+        self._log_file = open(path, "a", newline="")
+        writer = csv.writer(self._log_file)
+        if new:
+            writer.writerow(["step", "pixel_loss", "total_loss", "lr", "val_psnr", "seconds"])
+        return writer

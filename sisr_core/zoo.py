@@ -1,0 +1,63 @@
+"""The catalogue users see: every registered network with its weights, parameters and figures.
+
+``sisr models``, the app's model picker and the README table read this one place; the figures
+come from the weight files' own metadata, so nobody types a number twice.
+"""
+from __future__ import annotations
+
+import torch
+
+from sisr_core.inference.engine import available_scales, weight_file_for
+from sisr_core.models.registry import build_model, get_spec, list_models
+from sisr_core.weights import count_parameters, read_metadata
+
+# Chosen by measurement (README, "Choosing the default"): the best Set5 x2 PSNR among the networks
+# that upscale a 1000x1000 photo x2 within 10 s on a 2-core CPU.
+DEFAULT_MODEL = "wdsr-a"
+
+
+def default_model() -> str:
+    """The default network, or the first one with weights if the default has none on disk."""
+    if available_scales(DEFAULT_MODEL):
+        return DEFAULT_MODEL
+    for name in list_models():
+        if available_scales(name):
+            return name
+    return DEFAULT_MODEL
+
+
+def parameter_count(name: str, scale: int = 2, **config) -> int:
+    """Parameters of a network's default config, counted without allocating its weights."""
+    with torch.device("meta"):
+        return count_parameters(build_model(name, scale, **config))
+
+
+def model_rows() -> list[dict]:
+    """One dict per network: name, description, scales, params, shipped weight scales and metrics."""
+    rows = []
+    for name in list_models():
+        spec = get_spec(name)
+        scales = available_scales(name)
+        metrics, training = {}, {}
+        for s in scales if not spec.multi_scale else scales[:1]:
+            meta = read_metadata(weight_file_for(name, s))
+            metrics.update(meta.get("metrics", {}))
+            training[f"x{s}" if not spec.multi_scale else "all"] = meta.get("training", {})
+        rows.append(
+            {
+                "name": name,
+                "description": spec.description,
+                "paper": spec.paper,
+                "scales": list(spec.scales),
+                "any_integer_scale": spec.pre_upsample,
+                "color": "y" if spec.default_config.get("num_in_ch", 3) == 1 else "rgb",
+                "params": parameter_count(name),
+                "weights": scales,
+                "weights_note": "" if spec.shipped_weights else "official EDSR-PyTorch weights (load with --weights)",
+                "metrics": metrics,
+                "training": training,
+                "default": name == default_model(),
+                "tile_exact": spec.tile_exact,
+            }
+        )
+    return rows

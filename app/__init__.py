@@ -1,0 +1,1 @@
+"""SISR Studio's desktop application: the only package that imports PySide6."""

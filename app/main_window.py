@@ -1,0 +1,604 @@
+"""The main window: menus, toolbar, drag-and-drop, the image page (slider and side-by-side views),
+the batch page, the model panel they share, and the status bar.
+
+Start-up stays fast because nothing here imports torch or ``sisr_core.inference``/``training`` at
+module level: the network list is read by a worker once the window is up, and every upscale, read
+and write runs in a :class:`~app.workers.Worker`.
+"""
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from PySide6 import __version__ as pyside_version
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, qVersion
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QImage, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication, QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
+    QPushButton, QScrollArea, QTabWidget, QToolBar, QVBoxLayout, QWidget,
+)
+
+from app.batch.page import BatchPage
+from app.dialogs import ask
+from app.settings import APPLICATION, ORGANISATION, Settings
+from app.theme import THEMES, app_icon, apply_theme, icon
+from app.widgets.canvas import CompareView
+from app.widgets.images import qimage_from_imagedata
+from app.widgets.model_panel import ModelPanel
+from app.widgets.save_dialog import SaveDialog, intermediate_path, output_name
+from app.widgets.side_by_side import BICUBIC, SideBySideView
+from app.workers import Worker, WorkerSet, error_hub
+
+FAST_TILE = 256  # "fast" mode tile: little overlap overhead, and Cancel still lands between tiles (< 1 s)
+IMAGE_FILTER_SUFFIXES = "*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif"
+
+
+@dataclass
+class UpscaleResult:
+    """One finished upscale: the SR and bicubic images and how it was made."""
+
+    sr: object  # sisr_core.io.ImageData
+    bicubic: object
+    seconds: float
+    model: str
+    scale: int
+
+
+def upscale_task(upscaler_for, image, options: dict, with_bicubic: bool = True):
+    """A worker task upscaling ``image`` with the panel's ``options`` (progress: (done, total) tiles)."""
+
+    def task(report, aborted):
+        from sisr_core.inference.engine import bicubic_image, upscale_image
+
+        started = time.perf_counter()
+        upscaler = upscaler_for(options["model"], options["device"])
+        tile = FAST_TILE if options["mode"] == "fast" else options["tile"]
+        sr = upscale_image(upscaler, image, options["scale"], mode="patch", tile=tile, ensemble=options["ensemble"],
+                           progress=lambda done, total: report((done, total)), cancel=aborted)
+        seconds = time.perf_counter() - started
+        bicubic = bicubic_image(image, options["scale"]) if with_bicubic else None
+        return UpscaleResult(sr, bicubic, seconds, options["model"], options["scale"])
+
+    return task
+
+
+def image_from_qimage(qimage: QImage):
+    """A pasted QImage as ``sisr_core.io.ImageData`` (RGB, with alpha if it has any)."""
+    import numpy as np
+    from sisr_core.io import ImageData
+
+    rgba = qimage.convertToFormat(QImage.Format_RGBA8888)
+    h, w = rgba.height(), rgba.width()
+    arr = np.frombuffer(rgba.constBits(), dtype=np.uint8).reshape(h, rgba.bytesPerLine())[:, : w * 4]
+    arr = arr.reshape(h, w, 4).astype(np.float32) / 255.0
+    alpha = arr[..., 3].copy() if qimage.hasAlphaChannel() else None
+    return ImageData(pixels=np.ascontiguousarray(arr[..., :3]), alpha=alpha, format="PNG")
+
+
+class MainWindow(QMainWindow):
+    """SISR Studio's window. ``settings`` defaults to the user's QSettings (tests pass a temporary one)."""
+
+    def __init__(self, settings: Settings | None = None):
+        super().__init__()
+        self.settings = settings or Settings()
+        self.workers = WorkerSet(self)
+        self.upscalers: dict[tuple[str, str], object] = {}
+        self.source_path: Path | None = None
+        self.image = None
+        self.result: UpscaleResult | None = None
+        self.saved_to: Path | None = None
+        self.upscale_worker: Worker | None = None
+        self.last_error = ""
+        self._icon_targets: list[tuple[object, str]] = []
+        self.setWindowTitle("SISR Studio")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self._build_panel()
+        self._build_pages()
+        self._build_actions()
+        self._build_status_bar()
+        error_hub().error.connect(self.show_error)
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_theme_changed)
+        geometry = self.settings.geometry
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 820)
+        self._set_busy(False)
+        QTimer.singleShot(0, self.load_models)
+
+    # -- building ---------------------------------------------------------------------------------
+    def _build_panel(self) -> None:
+        self.panel = ModelPanel()
+        s = self.settings
+        self.panel.set_options(s.scale, s.mode, s.patch_size, s.device, s.ensemble)
+        self.panel.changed.connect(self._remember_options)
+        scroll = QScrollArea()
+        scroll.setWidget(self.panel)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        self.dock = QDockWidget("Upscale settings", self)
+        self.dock.setObjectName("upscale_settings")
+        self.dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        self.dock.setWidget(scroll)
+        self.dock.setMinimumWidth(300)
+        self.addDockWidget(Qt.LeftDockWidgetArea, self.dock)
+
+    def _build_pages(self) -> None:
+        self.compare = CompareView(placeholder="Drop an image here, paste one (Ctrl+V) or use File › Open")
+        self.side_by_side = SideBySideView()
+        self.side_by_side.left_source_changed.connect(self._left_source_changed)
+        self.views = QTabWidget()
+        self.views.setDocumentMode(True)
+        self.views.addTab(self.compare, "Before / after")
+        self.views.addTab(self.side_by_side, "Side by side")
+
+        self.upscale_button = QPushButton("Upscale")
+        self.cancel_button = QPushButton("Cancel")
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("%v / %m tiles")
+        self.result_label = QLabel("No image yet")
+        self.save_button = QPushButton("Save")
+        self.save_as_button = QPushButton("Save As…")
+        self.upscale_button.clicked.connect(self.start_upscale)
+        self.cancel_button.clicked.connect(self.cancel_upscale)
+        self.save_button.clicked.connect(self.save)
+        self.save_as_button.clicked.connect(self.save_as)
+        bar = QHBoxLayout()
+        bar.addWidget(self.upscale_button)
+        bar.addWidget(self.cancel_button)
+        bar.addWidget(self.progress, 1)
+        bar.addWidget(self.result_label, 2)
+        bar.addWidget(self.save_button)
+        bar.addWidget(self.save_as_button)
+        image_page = QWidget()
+        layout = QVBoxLayout(image_page)
+        layout.setContentsMargins(4, 0, 4, 4)
+        layout.addWidget(self.views, 1)
+        layout.addLayout(bar)
+
+        self.batch = BatchPage(self.settings, self.panel, self.workers, self.upscaler_for)
+        self.pages = QTabWidget()
+        self.pages.addTab(image_page, "Image")
+        self.pages.addTab(self.batch, "Batch folder")
+        self.setCentralWidget(self.pages)
+
+    def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        action.triggered.connect(slot)
+        if shortcut is not None:
+            action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+        if icon_name:
+            action.setIcon(icon(icon_name))
+            self._icon_targets.append((action, icon_name))
+        if tip:
+            action.setStatusTip(tip)
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.open_action = a("&Open…", self.open_dialog, QKeySequence.Open, "mdi6.folder-open", "Open an image")
+        self.paste_action = a("&Paste image", self.paste, QKeySequence.Paste, "mdi6.content-paste", "Paste an image")
+        self.save_action = a("&Save", self.save, QKeySequence.Save, "mdi6.content-save", "Save beside the last saved image")
+        self.save_as_action = a("Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"), "mdi6.content-save-edit")
+        quit_action = a("&Quit", self.close, QKeySequence.Quit)
+        self.upscale_action = a("&Upscale", self.start_upscale, [QKeySequence("Ctrl+U"), QKeySequence("Ctrl+Return")],
+                                "mdi6.image-size-select-large", "Upscale the image with the chosen network")
+        self.cancel_action = a("&Cancel", self.cancel_work, QKeySequence("Esc"), "mdi6.stop", "Cancel the running work")
+        fit = a("&Fit", lambda: self._zoom("fit"), QKeySequence("Ctrl+0"), "mdi6.fit-to-screen")
+        z100 = a("&100 %", lambda: self._zoom(1.0), QKeySequence("Ctrl+1"))
+        z200 = a("&200 % (pixels)", lambda: self._zoom(2.0), QKeySequence("Ctrl+2"))
+        z400 = a("&400 % (pixels)", lambda: self._zoom(4.0), QKeySequence("Ctrl+4"))
+        zin = a("Zoom &in", lambda: self._zoom("in"), QKeySequence.ZoomIn, "mdi6.magnify-plus")
+        zout = a("Zoom &out", lambda: self._zoom("out"), QKeySequence.ZoomOut, "mdi6.magnify-minus")
+        slider = a("&Before / after slider", lambda: self._show_view(0), QKeySequence("F5"), "mdi6.compare")
+        side = a("&Side by side", lambda: self._show_view(1), QKeySequence("F6"), "mdi6.view-split-vertical")
+        batch = a("&Batch folder…", lambda: self.pages.setCurrentWidget(self.batch), QKeySequence("Ctrl+B"),
+                  "mdi6.folder-multiple-image", "Convert a whole folder")
+        train = a("&Train a network…", self.open_training_wizard, QKeySequence("Ctrl+T"), "mdi6.school",
+                  "Train or fine-tune a network on your images")
+        about = a("&About SISR Studio", self.about, QKeySequence.HelpContents, "mdi6.information")
+
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addActions([self.open_action])
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addActions([self.paste_action])
+        file_menu.addSeparator()
+        file_menu.addActions([self.save_action, self.save_as_action])
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
+        image_menu = menu.addMenu("&Image")
+        image_menu.addActions([self.upscale_action, self.cancel_action])
+        view_menu = menu.addMenu("&View")
+        view_menu.addActions([slider, side])
+        view_menu.addSeparator()
+        view_menu.addActions([fit, z100, z200, z400, zin, zout])
+        view_menu.addSeparator()
+        theme_menu = view_menu.addMenu("&Theme")
+        group = QActionGroup(self)
+        for name in THEMES:
+            action = theme_menu.addAction(name.capitalize())
+            action.setCheckable(True)
+            action.setChecked(name == self.settings.theme)
+            action.triggered.connect(lambda checked, name=name: self.set_theme(name))
+            group.addAction(action)
+        view_menu.addAction(self.dock.toggleViewAction())
+        tools = menu.addMenu("&Tools")
+        tools.addActions([batch, train])
+        menu.addMenu("&Help").addAction(about)
+
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("main_toolbar")
+        toolbar.setIconSize(QSize(20, 20))
+        toolbar.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        toolbar.addActions([self.open_action, self.paste_action, self.save_action])
+        toolbar.addSeparator()
+        toolbar.addActions([self.upscale_action, self.cancel_action])
+        toolbar.addSeparator()
+        toolbar.addActions([slider, side, fit, zin, zout])
+        toolbar.addSeparator()
+        toolbar.addActions([batch, train])
+        self.addToolBar(toolbar)
+        for button, name in ((self.upscale_button, "mdi6.image-size-select-large"), (self.cancel_button, "mdi6.stop"),
+                             (self.save_button, "mdi6.content-save"), (self.save_as_button, "mdi6.content-save-edit")):
+            button.setIcon(icon(name))
+            self._icon_targets.append((button, name))
+
+    def _build_status_bar(self) -> None:
+        self.device_label = QLabel("Device: …")
+        self.memory_label = QLabel()
+        self.statusBar().addPermanentWidget(self.device_label)
+        self.statusBar().addPermanentWidget(self.memory_label)
+        self.memory_timer = QTimer(self, interval=2000, timeout=self._update_memory)
+        self.memory_timer.start()
+        self._update_memory()
+
+    def _update_memory(self) -> None:
+        import psutil
+
+        self.memory_label.setText(f"Memory: {psutil.Process().memory_info().rss / 2**20:,.0f} MB")
+
+    # -- networks ---------------------------------------------------------------------------------
+    def load_models(self) -> Worker:
+        """Read the network list (imports torch) in a worker, then fill the pickers."""
+
+        def task(report, aborted):
+            import torch
+
+            import sisr_core.io  # noqa: F401 - warm the image readers while off the GUI thread
+            from sisr_core.inference.engine import select_device
+            from sisr_core.zoo import model_rows
+
+            devices = (["cuda"] if torch.cuda.is_available() else []) + (
+                ["mps"] if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else [])
+            return model_rows(), devices, str(select_device("auto"))
+
+        worker = Worker(task, "Could not read the list of networks")
+        worker.returned.connect(self._models_loaded)
+        self.models_worker = worker
+        return self.workers.start(worker)
+
+    def _models_loaded(self, payload) -> None:
+        rows, devices, auto_device = payload
+        self.upscalers.clear()
+        self.panel.set_devices(devices)
+        self.panel.set_options(self.settings.scale, self.settings.mode, self.settings.patch_size,
+                               self.settings.device, self.settings.ensemble)
+        self.panel.set_rows(rows, self.settings.model)
+        self.side_by_side.set_networks(self.panel.trained_names())
+        self.device_label.setText(f"Device: {auto_device.upper()}")
+        self._set_busy(self.upscale_worker is not None)
+        if not self.panel.trained_names():
+            self.statusBar().showMessage("No network has weights yet: train one with Tools › Train a network", 10000)
+
+    def upscaler_for(self, model: str, device: str):
+        """A cached ``Upscaler`` per (network, device); networks load on first use, in the worker."""
+        from sisr_core.inference.engine import Upscaler
+
+        key = (model, device)
+        if key not in self.upscalers:
+            self.upscalers[key] = Upscaler(model, device=device)
+        return self.upscalers[key]
+
+    def _remember_options(self) -> None:
+        o = self.panel.options()
+        if o["model"]:
+            self.settings.model = o["model"]
+        self.settings.scale, self.settings.mode, self.settings.patch_size = o["scale"], o["mode"], o["tile"]
+        self.settings.device, self.settings.ensemble = o["device"], o["ensemble"]
+
+    # -- opening ----------------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open an image", self.settings.folder("open"),
+                                              f"Images ({IMAGE_FILTER_SUFFIXES});;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> Worker:
+        """Read an image in a worker, then show it (the result of the previous image is cleared)."""
+        path = Path(path)
+
+        def task(report, aborted):
+            from sisr_core.io import read_image
+
+            return read_image(path)
+
+        worker = Worker(task, f"Could not open {path.name}")
+        worker.returned.connect(lambda image: self.set_image(image, path))
+        self.statusBar().showMessage(f"Opening {path}…")
+        self.settings.set_folder("open", str(path.parent))
+        return self.workers.start(worker)
+
+    def set_image(self, image, path: Path) -> None:
+        """Show a decoded image as the current input."""
+        self.image, self.source_path, self.result, self.saved_to = image, path, None, None
+        qimage = qimage_from_imagedata(image)
+        self.compare.set_images(qimage, None)
+        self.side_by_side.set_images(qimage, None)
+        self.result_label.setText(f"{path.name}: {image.width} × {image.height} px")
+        self.setWindowTitle(f"{path.name} — SISR Studio")
+        if path.exists():
+            self.settings.add_recent_file(str(path))
+        self.statusBar().showMessage("; ".join(image.warnings) or f"Opened {path}", 8000)
+        self._set_busy(self.upscale_worker is not None)
+
+    def paste(self) -> None:
+        """Paste an image, or a copied image file, from the clipboard."""
+        mime = QApplication.clipboard().mimeData()
+        if mime.hasImage():
+            qimage = QApplication.clipboard().image()
+            folder = Path(self.settings.folder("open") or Path.home())
+            self.set_image(image_from_qimage(qimage), folder / "pasted.png")
+        elif mime.hasUrls() and mime.urls()[0].isLocalFile():
+            self.open_path(mime.urls()[0].toLocalFile())
+        else:
+            self.statusBar().showMessage("The clipboard holds no image", 4000)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_files:
+            self.recent_menu.addAction(path, lambda path=path: self.open_path(path))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        """An image file opens on the image page; a folder becomes the batch input."""
+        mime = event.mimeData()
+        urls = [u for u in mime.urls() if u.isLocalFile()]
+        if urls:
+            path = Path(urls[0].toLocalFile())
+            if path.is_dir():
+                self.batch.set_input_folder(str(path))
+                self.pages.setCurrentWidget(self.batch)
+            else:
+                self.pages.setCurrentIndex(0)
+                self.open_path(path)
+            event.acceptProposedAction()
+        elif mime.hasImage():
+            self.set_image(image_from_qimage(QImage(mime.imageData())), Path(self.settings.folder("open") or Path.home()) / "dropped.png")
+            event.acceptProposedAction()
+
+    # -- upscaling --------------------------------------------------------------------------------
+    def start_upscale(self) -> Worker | None:
+        if self.upscale_worker is not None:
+            return None
+        if self.image is None:
+            self.statusBar().showMessage("Open an image first (drop one onto the window)", 4000)
+            return None
+        options = self.panel.options()
+        if not options["model"]:
+            self.statusBar().showMessage("No network with weights to upscale with", 4000)
+            return None
+        worker = Worker(upscale_task(self.upscaler_for, self.image, options), "Upscaling failed")
+        worker.yielded.connect(self._upscale_progress)
+        worker.returned.connect(self._upscale_done)
+        worker.aborted.connect(lambda: self.statusBar().showMessage("Upscale cancelled", 5000))
+        worker.finished.connect(self._upscale_finished)
+        self.upscale_worker = worker
+        self.progress.setRange(0, 0)
+        self.statusBar().showMessage(f"Upscaling ×{options['scale']} with {options['model']}…")
+        self._set_busy(True)
+        return self.workers.start(worker)
+
+    def _upscale_progress(self, value) -> None:
+        done, total = value
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+
+    def _upscale_done(self, result: UpscaleResult) -> None:
+        self.result, self.saved_to = result, None
+        before, after = qimage_from_imagedata(result.bicubic), qimage_from_imagedata(result.sr)
+        self.compare.set_images(before, after)
+        self.side_by_side.set_images(before, after)
+        self.side_by_side.right_caption.setText(f"{result.model} ×{result.scale}")
+        self.side_by_side.left_source.setCurrentText(BICUBIC)
+        text = f"Done in {result.seconds:.2f} s: {result.sr.width} × {result.sr.height} px ({result.model} ×{result.scale})"
+        self.result_label.setText(text)
+        self.statusBar().showMessage(text, 8000)
+
+    def _upscale_finished(self) -> None:
+        self.upscale_worker = None
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self._set_busy(False)
+
+    def cancel_upscale(self) -> None:
+        if self.upscale_worker is not None:
+            self.upscale_worker.abort()
+            self.statusBar().showMessage("Cancelling…")
+
+    def cancel_work(self) -> None:
+        """Esc: cancel the upscale or the batch, whichever runs."""
+        self.cancel_upscale()
+        self.batch.cancel()
+
+    def _left_source_changed(self, source: str) -> None:
+        """Show bicubic, or run a second network for the side-by-side comparison."""
+        if self.result is None:
+            return
+        if source == BICUBIC:
+            self.side_by_side.set_left(qimage_from_imagedata(self.result.bicubic))
+            return
+        options = {**self.panel.options(), "model": source, "scale": self.result.scale}
+        worker = Worker(upscale_task(self.upscaler_for, self.image, options, with_bicubic=False), f"{source} failed")
+        worker.returned.connect(lambda r: self.side_by_side.set_left(qimage_from_imagedata(r.sr)))
+        worker.yielded.connect(self._upscale_progress)
+        worker.finished.connect(self._upscale_finished)
+        self.upscale_worker = worker
+        self._set_busy(True)
+        self.statusBar().showMessage(f"Upscaling with {source} for the comparison…", 4000)
+        self.workers.start(worker)
+
+    def _set_busy(self, busy: bool) -> None:
+        has_model = bool(self.panel.model_name())
+        self.upscale_button.setEnabled(not busy and self.image is not None and has_model)
+        self.upscale_action.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+        for widget in (self.save_button, self.save_as_button, self.save_action, self.save_as_action):
+            widget.setEnabled(not busy and self.result is not None)
+
+    # -- saving -----------------------------------------------------------------------------------
+    def save(self) -> Worker | None:
+        """Save with the last Save As choices into the last save folder (asks before replacing)."""
+        if self.result is None:
+            return None
+        o = self.settings.save_options
+        folder = Path(self.settings.folder("save") or self.source_path.parent)
+        path = folder / output_name(self.source_path, o["suffix"], o["format"], self.result.scale)
+        return self.write_result(path, o["format"], o["quality"], o["intermediate"])
+
+    def save_as(self) -> Worker | None:
+        if self.result is None:
+            return None
+        dialog = SaveDialog(self.source_path, self.settings.folder("save"), self.result.scale, self.settings.save_options, self)
+        if dialog.exec() != SaveDialog.Accepted:
+            return None
+        c = dialog.choice()
+        self.settings.set_save_options(c["suffix"], c["format"], c["quality"], c["intermediate"])
+        return self.write_result(c["path"], c["format"], c["quality"], c["intermediate"])
+
+    def write_result(self, path: Path, fmt: str, quality: int, intermediate: bool) -> Worker | None:
+        """Write the SR (and bicubic) image in a worker; existing files are replaced only if the user says so."""
+        targets = [path] + ([intermediate_path(path)] if intermediate else [])
+        existing = [p for p in targets if p.exists()]
+        if existing and not ask(self, "Replace files?", "These files exist already:\n" + "\n".join(map(str, existing))
+                                + "\n\nReplace them?"):
+            return None
+        result = self.result
+
+        def task(report, aborted):
+            from sisr_core.io import write_image
+
+            warnings = write_image(path, result.sr, format=fmt, quality=quality, overwrite=bool(existing))
+            if intermediate:
+                warnings += write_image(targets[1], result.bicubic, format=fmt, quality=quality, overwrite=bool(existing))
+            return warnings
+
+        worker = Worker(task, f"Could not save {path.name}")
+        worker.returned.connect(lambda warnings: self._saved(path, warnings))
+        self.settings.set_folder("save", str(path.parent))
+        return self.workers.start(worker)
+
+    def _saved(self, path: Path, warnings: list[str]) -> None:
+        self.saved_to = path
+        self.statusBar().showMessage(f"Saved {path}" + (f" ({'; '.join(warnings)})" if warnings else ""), 8000)
+
+    # -- views, theme, training, about --------------------------------------------------------------
+    def _show_view(self, index: int) -> None:
+        self.pages.setCurrentIndex(0)
+        self.views.setCurrentIndex(index)
+
+    def _zoom(self, how) -> None:
+        canvas = self.compare if self.views.currentIndex() == 0 else self.side_by_side.right
+        if how == "fit":
+            canvas.fit()
+        elif how == "in":
+            canvas.set_zoom(canvas.zoom * 1.25)
+        elif how == "out":
+            canvas.set_zoom(canvas.zoom / 1.25)
+        else:
+            canvas.set_zoom(how)
+
+    def set_theme(self, theme: str) -> None:
+        self.settings.theme = theme
+        apply_theme(QApplication.instance(), theme)
+        for target, name in self._icon_targets:
+            target.setIcon(icon(name))
+
+    def _system_theme_changed(self) -> None:
+        if self.settings.theme == "system":
+            self.set_theme("system")
+
+    def open_training_wizard(self):
+        """Open the training wizard; weights it installs appear in the network picker."""
+        from app.train.wizard import TrainingWizard
+
+        wizard = TrainingWizard(self.settings, list(self.panel.rows.values()), self)
+        wizard.weights_installed.connect(lambda path: (self.load_models(), self.statusBar().showMessage(
+            f"New weights installed: {path}", 10000)))
+        wizard.setAttribute(Qt.WA_DeleteOnClose)
+        wizard.show()
+        self.wizard = wizard
+        return wizard
+
+    def about(self) -> None:
+        versions = {"SISR Studio": metadata.version("sisr-studio"), "Python": platform.python_version(),
+                    "Qt": qVersion(), "PySide6": pyside_version, "PyTorch": metadata.version("torch"),
+                    "qtawesome": metadata.version("qtawesome")}
+        rows = "".join(f"<tr><td>{k}</td><td><b>{v}</b></td></tr>" for k, v in versions.items())
+        QMessageBox.about(self, "About SISR Studio",
+                          "<h3>SISR Studio</h3><p>Single-image super-resolution: upscale photos with neural "
+                          f"networks, convert folders, train your own.</p><table>{rows}</table>"
+                          f"<p>{platform.system()} {platform.machine()}</p>")
+
+    # -- errors and closing -------------------------------------------------------------------------
+    def show_error(self, title: str, message: str, details: str = "") -> None:
+        """The one place errors are shown: a status line and a non-blocking dialog with details."""
+        self.last_error = f"{title}: {message}"
+        self.statusBar().showMessage(self.last_error, 10000)
+        box = QMessageBox(QMessageBox.Warning, title, message, QMessageBox.Ok, self)
+        if details:
+            box.setDetailedText(details)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.open()
+
+    def closeEvent(self, event) -> None:
+        self.settings.geometry = QByteArray(self.saveGeometry())
+        self.settings.sync()
+        self.batch.cancel()
+        if getattr(self, "wizard", None) is not None:
+            try:
+                self.wizard.stop_training()
+            except RuntimeError:  # the wizard was already closed and deleted
+                pass
+        self.workers.stop_all()
+        super().closeEvent(event)
+
+
+def create_app(argv: list[str] | None = None) -> QApplication:
+    """The QApplication with names, icon and theme set (exceptions in slots go to the error hub)."""
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationName(APPLICATION)
+    app.setWindowIcon(app_icon())
+    apply_theme(app, Settings().theme)
+    sys.excepthook = lambda kind, exc, tb: error_hub().report("Unexpected error", exc.with_traceback(tb))
+    return app
+
+
+def run_app() -> int:
+    """Open the window and run the event loop until it closes."""
+    app = create_app()
+    window = MainWindow()
+    window.show()
+    return app.exec()
+

@@ -1,0 +1,163 @@
+"""The upscale options: network (with its parameters, benchmark PSNR and expected speed), scale,
+mode and patch size, device, self-ensemble. Filled from ``sisr_core.zoo.model_rows()`` rows."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QFormLayout, QLabel, QSpinBox, QWidget,
+)
+
+# Rough CPU throughput for the speed estimate when the weights carry no measured time.
+CPU_FLOPS = 15e9
+
+
+def estimated_seconds(row: dict, scale: int, megapixels: float = 1.0) -> float:
+    """Seconds to upscale a ``megapixels`` photo: ~2 FLOPs per parameter per pixel the network runs at."""
+    pixels = megapixels * 1e6 * (scale * scale if row.get("any_integer_scale") else 1)
+    return 2 * row["params"] * pixels / CPU_FLOPS
+
+
+def describe(row: dict, scale: int) -> str:
+    """Rich text: description, parameters, Set5 PSNR at ``scale`` and expected speed."""
+    lines = [row["description"], f"<b>{row['params'] / 1e3:,.0f} k</b> parameters · {row['color'].upper()} network"]
+    set5 = row.get("metrics", {}).get(f"x{scale}", {}).get("Set5", {})
+    if "psnr" in set5:
+        lines.append(f"Set5 ×{scale}: <b>{set5['psnr']:.2f} dB</b> PSNR")
+    if "seconds" in set5:
+        lines.append(f"Speed: {set5['seconds']:.2f} s per Set5 image")
+    else:
+        lines.append(f"Speed: ≈ {estimated_seconds(row, scale):.1f} s per megapixel (estimate)")
+    if row["weights"]:
+        lines.append("Trained scales: " + ", ".join(f"×{s}" for s in row["weights"]))
+    else:
+        lines.append("<i>No weights yet: train it with Tools › Train a network.</i>")
+    return "<br>".join(lines)
+
+
+class ModelPanel(QWidget):
+    """Pickers for how to upscale; ``options()`` gives the chosen values as keyword arguments."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.rows: dict[str, dict] = {}
+        self.network = QComboBox()
+        self.network.setPlaceholderText("Loading networks…")
+        self.info = QLabel("Loading the list of networks…")
+        self.info.setWordWrap(True)
+        self.info.setTextFormat(Qt.RichText)
+        self.info.setMinimumHeight(90)
+        self.info.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.scale = QSpinBox()
+        self.scale.setRange(1, 16)
+        self.scale.setValue(2)
+        self.scale.setPrefix("×")
+        self.scale.setToolTip("The network's trained scales run in one pass; any other integer is reached "
+                              "by chaining passes (then a high-quality downscale)")
+        self.native = QLabel()
+        self.mode = QComboBox()
+        self.mode.addItem("Patch (low memory)", "patch")
+        self.mode.addItem("Fast (large tiles)", "fast")
+        self.mode.setToolTip("Both give the same pixels; patch uses tiles of the chosen size, fast uses "
+                             "256 px tiles, small enough that Cancel stops within a second")
+        self.patch = QSpinBox()
+        self.patch.setRange(32, 1024)
+        self.patch.setSingleStep(32)
+        self.patch.setValue(128)
+        self.patch.setSuffix(" px")
+        self.device = QComboBox()
+        self.device.addItem("Automatic", "auto")
+        self.device.addItem("CPU", "cpu")
+        self.ensemble = QCheckBox("Self-ensemble (×8 slower, a little sharper)")
+
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Network", self.network)
+        form.addRow(self.info)
+        form.addRow("Scale", self.scale)
+        form.addRow("", self.native)
+        form.addRow("Mode", self.mode)
+        form.addRow("Patch size", self.patch)
+        form.addRow("Device", self.device)
+        form.addRow(self.ensemble)
+
+        self.network.currentIndexChanged.connect(self._network_changed)
+        self.scale.valueChanged.connect(self._refresh_info)
+        self.mode.currentIndexChanged.connect(self._mode_changed)
+        for signal in (self.scale.valueChanged, self.mode.currentIndexChanged, self.patch.valueChanged,
+                       self.device.currentIndexChanged, self.ensemble.toggled):
+            signal.connect(self.changed)
+
+    def set_rows(self, rows: list[dict], preferred: str = "") -> None:
+        """Show these networks; those with weights first and selectable. Keeps the choice if possible."""
+        current = self.model_name() or preferred
+        self.rows = {r["name"]: r for r in rows}
+        ordered = sorted(rows, key=lambda r: (not r["weights"], not r["default"], r["name"]))
+        self.network.blockSignals(True)
+        self.network.clear()
+        for row in ordered:
+            label = row["name"] + ("" if row["weights"] else "  (no weights)")
+            self.network.addItem(label, row["name"])
+            if not row["weights"]:
+                self.network.model().item(self.network.count() - 1).setEnabled(False)
+        names = [r["name"] for r in ordered if r["weights"]]
+        default = next((r["name"] for r in ordered if r["default"] and r["weights"]), names[0] if names else "")
+        choice = current if current in names else default
+        self.network.setCurrentIndex(max(self.network.findData(choice), 0) if choice else -1)
+        self.network.blockSignals(False)
+        self._network_changed()
+
+    def set_devices(self, devices: list[str]) -> None:
+        """Add accelerators found at run time (``cuda``, ``mps``) to the device list."""
+        for device in devices:
+            if self.device.findData(device) < 0:
+                self.device.addItem(device.upper(), device)
+
+    def model_name(self) -> str:
+        return self.network.currentData() or ""
+
+    def trained_names(self) -> list[str]:
+        return [n for n, r in self.rows.items() if r["weights"]]
+
+    def native_scales(self) -> list[int]:
+        row = self.rows.get(self.model_name())
+        return list(row["weights"]) if row else []
+
+    def options(self) -> dict:
+        """The choice as ``model``, ``scale``, ``mode``, ``tile``, ``device``, ``ensemble``."""
+        return {"model": self.model_name(), "scale": self.scale.value(), "mode": self.mode.currentData(),
+                "tile": self.patch.value(), "device": self.device.currentData(), "ensemble": self.ensemble.isChecked()}
+
+    def set_options(self, scale: int, mode: str, tile: int, device: str, ensemble: bool) -> None:
+        """Restore saved choices (the network is restored by :meth:`set_rows`)."""
+        self.scale.setValue(scale)
+        self.mode.setCurrentIndex(max(self.mode.findData(mode), 0))
+        self.patch.setValue(tile)
+        self.device.setCurrentIndex(max(self.device.findData(device), 0))
+        self.ensemble.setChecked(ensemble)
+        self._mode_changed()
+
+    def _network_changed(self) -> None:
+        natives = self.native_scales()
+        row = self.rows.get(self.model_name())
+        if row and row["any_integer_scale"]:
+            self.native.setText("Any integer scale in one pass")
+        elif natives:
+            self.native.setText("One pass: " + ", ".join(f"×{s}" for s in natives) + "; others by chaining")
+        else:
+            self.native.setText("")
+        if natives and self.scale.value() not in natives and not (row and row["any_integer_scale"]):
+            self.scale.setValue(natives[0])
+        self._refresh_info()
+        self.changed.emit()
+
+    def _refresh_info(self) -> None:
+        row = self.rows.get(self.model_name())
+        if row:
+            self.info.setText(describe(row, self.scale.value()))
+        elif self.rows:
+            self.info.setText("No network has trained weights yet: train one with Tools › Train a network.")
+
+    def _mode_changed(self) -> None:
+        self.patch.setEnabled(self.mode.currentData() == "patch")

@@ -1,0 +1,237 @@
+"""GUI tests (pytest-qt, offscreen) driving the real widgets: open, upscale, views, batch, training."""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QMouseEvent, QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from app import main_window
+from app.batch import page as batch_page
+from app.main_window import MainWindow
+from app.settings import Settings
+from app.train import wizard as wizard_module
+from app.widgets.canvas import CompareView
+from app.widgets.side_by_side import SideBySideView
+from tests.conftest import random_image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def save_png(path: Path, h: int, w: int, seed: int = 0) -> Path:
+    Image.fromarray((random_image(h, w, seed=seed) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def solid(color: QColor, w: int = 200, h: int = 100) -> QImage:
+    image = QImage(w, h, QImage.Format_RGB888)
+    image.fill(color)
+    return image
+
+
+def mouse(widget, kind: QEvent.Type, pos: QPointF, buttons=Qt.LeftButton) -> None:
+    button = Qt.LeftButton if kind != QEvent.MouseMove else Qt.NoButton
+    event = QMouseEvent(kind, pos, widget.mapToGlobal(pos), button, buttons, Qt.NoModifier)
+    QApplication.sendEvent(widget, event)
+
+
+def drop_file(widget, path: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    QApplication.sendEvent(widget, QDragEnterEvent(QPointF(50, 50), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    QApplication.sendEvent(widget, QDropEvent(QPointF(50, 50), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+
+
+@pytest.fixture()
+def settings(tmp_path) -> Settings:
+    """Settings in a temporary INI file: the user's real settings are never touched."""
+    return Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
+
+
+@pytest.fixture()
+def window(qtbot, model_dir, settings):
+    """The main window with the temporary fsrcnn weights loaded into the picker."""
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.panel.model_name() == "fsrcnn", timeout=60000)
+    yield win
+    win.close()
+    assert not win.workers.running()
+
+
+def test_window_module_does_not_import_torch():
+    code = "import sys, app.main_window; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_drop_image_upscale_and_save(window, qtbot, tmp_path, monkeypatch):
+    source = save_png(tmp_path / "photo.png", 40, 48)
+    drop_file(window, source)
+    qtbot.waitUntil(lambda: window.image is not None, timeout=10000)
+    assert window.upscale_button.isEnabled()
+    qtbot.mouseClick(window.upscale_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.result is not None and window.upscale_worker is None, timeout=30000)
+    assert (window.result.sr.width, window.result.sr.height) == (96, 80)
+    assert window.compare.after is not None and window.compare.image_size().width() == 96
+    assert "Done in" in window.result_label.text() and "96 × 80 px" in window.result_label.text()
+    assert window.settings.recent_files == [str(source)]
+
+    window.save()
+    saved = tmp_path / "photo_x2.png"
+    qtbot.waitUntil(lambda: window.saved_to == saved, timeout=10000)
+    assert Image.open(saved).size == (96, 80)
+    before = digest(saved)
+    asked = []
+    monkeypatch.setattr(main_window, "ask", lambda *args: asked.append(args) or False)
+    assert window.save() is None  # the file exists and the answer was No: nothing is written
+    assert asked and digest(saved) == before
+
+
+def test_open_corrupt_image_shows_error(window, qtbot, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    window.open_path(bad)
+    qtbot.waitUntil(lambda: "Could not open broken.png" in window.last_error, timeout=10000)
+    assert window.image is None and window.isVisible()
+
+
+def test_cancel_upscale_stops_within_a_second(window, qtbot, tmp_path):
+    window.panel.mode.setCurrentIndex(window.panel.mode.findData("patch"))
+    window.panel.patch.setValue(32)
+    source = save_png(tmp_path / "big.png", 640, 640)
+    window.open_path(source)
+    qtbot.waitUntil(lambda: window.image is not None, timeout=10000)
+    worker = window.start_upscale()
+    qtbot.waitUntil(lambda: window.progress.value() >= 2, timeout=30000)
+    assert window.progress.maximum() == 400
+    started = time.perf_counter()
+    qtbot.mouseClick(window.cancel_button, Qt.LeftButton)
+    assert worker.wait(5000)
+    elapsed = time.perf_counter() - started
+    qtbot.waitUntil(lambda: window.upscale_worker is None, timeout=5000)
+    assert elapsed < 1.0, f"cancel took {elapsed:.2f} s"
+    assert window.result is None and "cancelled" in window.statusBar().currentMessage()
+    assert window.upscale_button.isEnabled()
+
+
+def test_slider_drag_moves_divider(qtbot):
+    view = CompareView()
+    qtbot.addWidget(view)
+    view.resize(400, 200)
+    view.show()
+    view.set_images(solid(QColor("red")), solid(QColor("blue")))
+    rect = view.image_rect()
+    assert rect.width() == pytest.approx(400)
+    y = rect.center().y()
+    mouse(view, QEvent.MouseButtonPress, QPointF(view.divider_x(), y))
+    mouse(view, QEvent.MouseMove, QPointF(rect.left() + rect.width() * 0.25, y))
+    mouse(view, QEvent.MouseButtonRelease, QPointF(rect.left() + rect.width() * 0.25, y), Qt.NoButton)
+    assert view.divider == pytest.approx(0.25, abs=0.01)
+    shot = view.grab().toImage()
+    assert shot.pixelColor(40, 150) == QColor("red")  # left of the divider: the "before" image
+    assert shot.pixelColor(300, 150) == QColor("blue")  # right of it: the "after" image
+
+
+def test_side_by_side_zoom_and_pan_stay_in_sync(qtbot):
+    view = SideBySideView()
+    qtbot.addWidget(view)
+    view.resize(800, 400)
+    view.show()
+    view.set_images(solid(QColor("red")), solid(QColor("blue")))
+    left, right = view.canvases()
+    fit = left.zoom
+    pos = QPointF(left.width() / 3, left.height() / 2)
+    wheel = QWheelEvent(pos, left.mapToGlobal(pos), QPoint(), QPoint(0, 240), Qt.NoButton, Qt.NoModifier,
+                        Qt.NoScrollPhase, False)
+    QApplication.sendEvent(left, wheel)
+    assert left.zoom == pytest.approx(fit * 1.25**2)
+    assert right.zoom == pytest.approx(left.zoom) and right.centre == left.centre
+    mouse(right, QEvent.MouseButtonPress, QPointF(100, 100))
+    mouse(right, QEvent.MouseMove, QPointF(60, 80))
+    mouse(right, QEvent.MouseButtonRelease, QPointF(60, 80), Qt.NoButton)
+    assert left.centre == right.centre and left.zoom == right.zoom
+    view.set_zoom(2.0)
+    assert left.zoom == 2.0 and not left.fitting
+
+
+def test_batch_with_a_corrupt_file(window, qtbot, tmp_path, monkeypatch):
+    inputs, outputs = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    save_png(inputs / "a.png", 24, 32, seed=1)
+    Image.fromarray((random_image(20, 20, seed=2) * 255).astype(np.uint8)).save(inputs / "b.jpg")
+    (inputs / "bad.png").write_bytes(b"garbage, not an image")
+    before = {p.name: digest(p) for p in inputs.iterdir()}
+    drop_file(window, inputs)
+    assert window.pages.currentWidget() is window.batch and window.batch.input.text() == str(inputs)
+    window.batch.output.setText(str(outputs))
+    qtbot.mouseClick(window.batch.start_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.batch.summary_counts is not None and window.batch.worker is None, timeout=30000)
+    assert window.batch.summary_counts == {"done": 2, "skipped": 0, "failed": 1}
+    rows = {window.batch.files.topLevelItem(i).text(0): window.batch.files.topLevelItem(i) for i in range(3)}
+    assert rows["bad.png"].text(1) == "failed" and "bad.png" in rows["bad.png"].text(2)
+    assert rows["a.png"].text(1) == "done" and rows["b.jpg"].text(1) == "done"
+    assert "2 done, 0 skipped, 1 failed" in window.batch.summary.text()
+    assert sorted(p.name for p in outputs.iterdir()) == ["a_x2.png", "b_x2.jpg"]  # nothing partial left
+    assert Image.open(outputs / "a_x2.png").size == (64, 48)
+    assert {p.name: digest(p) for p in inputs.iterdir()} == before
+
+    qtbot.mouseClick(window.batch.start_button, Qt.LeftButton)  # a re-run skips what is done
+    qtbot.waitUntil(lambda: window.batch.worker is None and window.batch.summary_counts is not None, timeout=30000)
+    assert window.batch.summary_counts == {"done": 0, "skipped": 2, "failed": 1}
+
+    monkeypatch.setattr(batch_page, "ask", lambda *args: False)
+    window.batch.existing.setCurrentIndex(window.batch.existing.findData("overwrite"))
+    assert window.batch.start() is None  # overwriting needs a Yes
+
+
+def test_training_wizard_adds_weights_to_picker(window, qtbot, tiny_data, model_dir, monkeypatch):
+    wizard = window.open_training_wizard()
+    wizard.data_page.add_folder(str(tiny_data))
+    wizard.next()
+    net = wizard.network_page
+    net.model.setCurrentIndex(net.model.findData("fsrcnn"))
+    net.scale.setValue(3)
+    wizard.next()
+    wizard.settings_page.steps.setValue(6)
+    wizard.settings_page.batch.setValue(4)
+    wizard.settings_page.patch.setValue(16)
+    qtbot.waitUntil(lambda: "per step" in wizard.settings_page.estimate.text(), timeout=30000)
+    wizard.next()
+    train = wizard.train_page
+    qtbot.waitUntil(train.isComplete, timeout=90000)
+    assert train.loss_plot.points and train.psnr_plot.points
+    assert train.previews["sr"].pixmap() is not None and not train.previews["sr"].pixmap().isNull()
+    final = train.final_path
+    wizard.accept()
+    assert (model_dir / "fsrcnn_x3.safetensors").read_bytes() == final.read_bytes()
+    qtbot.waitUntil(lambda: 3 in window.panel.rows["fsrcnn"]["weights"], timeout=30000)
+    assert "×3" in window.panel.native.text()
+
+    replaced = window.open_training_wizard()  # an existing file is replaced only after a Yes
+    replaced.network_page.scale.setValue(2)
+    replaced.train_page.final_path = final
+    monkeypatch.setattr(wizard_module, "ask", lambda *args: False)
+    x2 = (model_dir / "fsrcnn_x2.safetensors").read_bytes()
+    assert replaced.install_weights() is None and (model_dir / "fsrcnn_x2.safetensors").read_bytes() == x2
+    replaced.reject()
+
+
+def test_settings_persist(window, settings):
+    window.panel.patch.setValue(96)
+    window.close()
+    again = Settings(settings.store)
+    assert again.model == "fsrcnn" and again.patch_size == 96 and again.geometry is not None

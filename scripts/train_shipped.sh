@@ -5,14 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SISR=${SISR:-.venv/bin/sisr}
+THREADS=${SISR_THREADS:-$(nproc)}  # fewer when the machine is busy with other work
 DATA=${SISR_TRAIN_DATA:-../shared/datasets/train}
 COMMON=(--data "$DATA/T91" --data "$DATA/BSDS400" --val-holdout 10 --val-every 1000 -q)
 
 train() {  # train RUN_NAME ARGS...: start or resume runs/RUN_NAME
   local run=runs/$1; shift
   if [ -f "$run/final.safetensors" ]; then echo "$run: done"; return; fi
-  if [ -f "$run/checkpoint.pt" ]; then "$SISR" train --resume "$run" -q
-  else "$SISR" train "$@" "${COMMON[@]}" --out "$run"; fi
+  if [ -f "$run/checkpoint.pt" ]; then "$SISR" train --resume "$run" --threads "$THREADS" -q
+  else "$SISR" train "$@" "${COMMON[@]}" --threads "$THREADS" --out "$run"; fi
 }
 
 recipe() {

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -168,6 +169,7 @@ def run_train(args: argparse.Namespace) -> int:
             tqdm.write(event.message or f"weights: {event.path}")
 
     run.callback = on_event
+    signal.signal(signal.SIGTERM, lambda *_: run.cancel())  # a polite kill checkpoints like Ctrl+C
     try:
         final = run.run()
     except KeyboardInterrupt:
@@ -175,7 +177,10 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"stopped at step {run.step}; resume with: sisr train --resume {run.out}", file=sys.stderr)
         return 130
     bar.close()
-    return 0 if final else 1
+    if final is None:
+        print(f"stopped at step {run.step}; resume with: sisr train --resume {run.out}", file=sys.stderr)
+        return 130
+    return 0
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -231,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/MODEL_xSCALE)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run (optionally with more --steps)")

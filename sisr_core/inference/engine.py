@@ -20,6 +20,7 @@ from sisr_core.inference.color import rgb_to_ycbcr, ycbcr_to_rgb
 from sisr_core.io import ImageData
 from sisr_core.inference.tiling import tile_for_budget, upscale_tiled
 from sisr_core.models.registry import ModelSpec, build_model, get_spec
+from sisr_core.models.wdsr import fold_weight_norm
 from sisr_core.resize import imresize
 from sisr_core.weights import (
     WeightsError,
@@ -74,9 +75,10 @@ class LoadedModel:
     def receptive_radius(self) -> int:
         """Context in input pixels a tile needs so patch mode equals whole-image mode (upper bound)."""
         radius = 0
-        for m in self.network.modules():
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                radius += m.dilation[0] * (m.kernel_size[0] - 1) // 2
+        for m in self.network.modules():  # every convolution-like layer: a 4-D weight of its own
+            kernels = [p.shape[-1] for p in m.parameters(recurse=False) if p.ndim == 4]
+            if kernels:
+                radius += getattr(m, "dilation", (1,))[0] * (max(kernels) - 1) // 2
         multiple = self.spec.size_multiple
         if self.spec.pre_upsample:
             return radius * multiple // max(self.scale or 1, 1) + 3 + multiple
@@ -137,6 +139,7 @@ def load_model(
     network = build_model(name, native or 2, **config)
     load_state(network, state, source=str(path))
     meta = {**meta, "config": spec.config(**config)}
+    fold_weight_norm(network)
     network.eval().requires_grad_(False).to(select_device(device))
     return LoadedModel(name=name, spec=spec, network=network, scale=native, meta=meta, source=str(path))
 

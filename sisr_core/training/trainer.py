@@ -270,7 +270,7 @@ class TrainingRun:
                 if cfg.preview_every and val_pairs and self.step % cfg.preview_every == 0:
                     self.callback(TrainingEvent("preview", self.step, cfg.steps, images=self.preview(ema.module if ema is not None else net, val_pairs[0])))
                 if self.step % cfg.log_every == 0 or psnr_now is not None:
-                    log.writerow([self.step, f"{values['pixel']:.6f}", f"{float(total):.6f}", f"{self._lr_at(self.step):.3e}",
+                    log.writerow([self.step, f"{values['pixel']:.6f}", f"{float(total.detach()):.6f}", f"{self._lr_at(self.step):.3e}",
                                   "" if psnr_now is None else f"{psnr_now:.4f}", f"{seconds_before + elapsed:.1f}"])
                     self._log_file.flush()
                 if time.time() - last_ckpt > cfg.checkpoint_minutes * 60:

@@ -1,0 +1,157 @@
+"""Inference: patch mode equals fast mode, scale planning, colour/alpha/grey/bit-depth handling."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import random_image
+from sisr_core.inference.engine import LoadedModel, Upscaler, plan_scales, upscale_image
+from sisr_core.inference.tiling import Cancelled, upscale_tiled
+from sisr_core.io import ImageData
+from sisr_core.models.registry import build_model, get_spec
+
+
+def loaded(name: str, scale: int, **config) -> LoadedModel:
+    """A randomly initialised network wrapped as the engine sees it (tests only, never shipped)."""
+    torch.manual_seed(0)
+    spec = get_spec(name)
+    net = build_model(name, scale, **config).eval().requires_grad_(False)
+    return LoadedModel(name, spec, net, None if spec.multi_scale else scale, {"config": spec.config(**config)})
+
+
+def upscaler_with(*models: LoadedModel) -> Upscaler:
+    """An Upscaler whose networks are given (bypassing weight files)."""
+    up = Upscaler.__new__(Upscaler)
+    up.device, up._weights, up.name, up.spec = torch.device("cpu"), "in-memory", models[0].name, models[0].spec
+    up._loaded = {m.scale: m for m in models}
+    return up
+
+
+def levels(x: torch.Tensor) -> torch.Tensor:
+    return (x.clamp(0, 1) * 255).round()
+
+
+SMALL = {"rnsr": {"num_block": 2}, "edsr-baseline": {"num_block": 2, "num_feat": 16},
+         "wdsr-a": {"num_block": 2}, "ddsr": {"num_feat": 16}, "fdsrcnn": {}}
+
+
+@pytest.mark.parametrize(
+    "name,scale",
+    [("fsrcnn", 2), ("fsrcnn", 3), ("espcn", 4), ("sr", 3), ("ddsr", 2), ("rnsr", 2), ("wdsr-a", 2),
+     ("fdsrcnn", 3), ("edsr-baseline", 2)],
+)
+def test_patch_equals_fast(name, scale):
+    up = upscaler_with(loaded(name, scale, **SMALL.get(name, {})))
+    img = torch.from_numpy(random_image(29, 35)).permute(2, 0, 1)[None]
+    fast = up.upscale(img, scale, mode="fast")
+    for tile in (12, 64):  # 64 is larger than the image
+        patch = up.upscale(img, scale, mode="patch", tile=tile)
+        assert patch.shape == fast.shape == (1, 3, 29 * scale, 35 * scale)
+        assert (levels(patch) - levels(fast)).abs().max() <= 1, f"{name} x{scale} tile {tile}"
+
+
+@settings(max_examples=30, deadline=None)
+@given(h=st.integers(1, 24), w=st.integers(1, 24), tile=st.integers(1, 32), overlap_extra=st.integers(0, 6))
+def test_tiling_property_any_size(h, w, tile, overlap_extra):
+    model = loaded("fsrcnn", 2)
+    up = upscaler_with(model)
+    img = torch.from_numpy(random_image(h, w, seed=h * 100 + w)).permute(2, 0, 1)[None]
+    fast = up.upscale(img, 2, mode="fast")
+    patch = up.upscale(img, 2, mode="patch", tile=tile, overlap=model.receptive_radius + overlap_extra)
+    assert (levels(patch) - levels(fast)).abs().max() <= 1
+
+
+def test_tiling_reports_progress_and_cancels():
+    calls = []
+    img = torch.rand(1, 3, 20, 20)
+    upscale_tiled(lambda t: t.repeat_interleave(2, -1).repeat_interleave(2, -2), img, 2, 8, 2, progress=lambda d, t: calls.append((d, t)))
+    assert calls[-1] == (9, 9) and len(calls) == 9
+    with pytest.raises(Cancelled):
+        upscale_tiled(lambda t: t, img, 1, 8, 2, cancel=lambda: True)
+
+
+@pytest.mark.parametrize(
+    "target,natives,expected",
+    [(2, [2, 3, 4], ([2], False)), (8, [2, 4], ([4, 2], False)), (3, [2, 4], ([4], True)),
+     (6, [2, 3], ([3, 2], False)), (5, [2], ([2, 2, 2], True)), (1, [2], ([2], True))],
+)
+def test_plan_scales(target, natives, expected):
+    assert plan_scales(target, natives) == expected
+
+
+def test_any_integer_scale_with_a_chain():
+    up = upscaler_with(loaded("espcn", 2), loaded("espcn", 4))
+    img = torch.rand(1, 3, 9, 11)
+    for scale in (3, 5, 8):
+        assert up.upscale(img, scale).shape == (1, 3, 9 * scale, 11 * scale)
+
+
+def test_pre_upsampling_network_takes_any_scale():
+    up = upscaler_with(loaded("sr", 2))
+    assert up.upscale(torch.rand(1, 3, 10, 10), 5).shape == (1, 3, 50, 50)
+
+
+def test_y_network_changes_luma_only():
+    """A Y-only network's output luma is used; chroma is the bicubic enlargement of the input's."""
+
+    class NearestLuma(torch.nn.Module):
+        def forward(self, y):
+            return y.repeat_interleave(2, -1).repeat_interleave(2, -2)
+
+    spec = get_spec("fsrcnn")
+    up = upscaler_with(LoadedModel("fsrcnn", spec, NearestLuma(), 2, {"config": spec.config()}))
+    img = torch.from_numpy(random_image(12, 14) * 0.5 + 0.25).permute(2, 0, 1)[None]
+    from sisr_core.inference.color import rgb_to_ycbcr
+    from sisr_core.resize import imresize
+
+    out = rgb_to_ycbcr(up.upscale(img, 2))
+    ycbcr = rgb_to_ycbcr(img)
+    assert torch.allclose(out[:, :1], ycbcr[:, :1].repeat_interleave(2, -1).repeat_interleave(2, -2), atol=1e-4)
+    assert torch.allclose(out[:, 1:], imresize(ycbcr[:, 1:], 2), atol=1e-4)
+
+
+def test_grey_alpha_and_bit_depth_survive_upscale():
+    up = upscaler_with(loaded("fsrcnn", 2))
+    grey = ImageData(pixels=random_image(10, 14, c=1), alpha=np.linspace(0, 1, 140, dtype=np.float32).reshape(10, 14),
+                     bit_depth=16, icc_profile=b"icc", exif=b"Exif\0\0x")
+    out = upscale_image(up, grey, 2)
+    assert out.pixels.shape == (20, 28, 1) and out.alpha.shape == (20, 28)
+    assert out.bit_depth == 16 and out.icc_profile == b"icc" and out.exif == b"Exif\0\0x"
+    assert 0.0 <= out.alpha.min() and out.alpha.max() <= 1.0
+    # alpha is enlarged, not altered: its mean stays put
+    assert abs(out.alpha.mean() - grey.alpha.mean()) < 0.01
+
+
+def test_rgba_patch_equals_fast():
+    up = upscaler_with(loaded("espcn", 2))
+    img = torch.from_numpy(np.concatenate([random_image(23, 19), random_image(23, 19, 1, seed=3)], axis=2)).permute(2, 0, 1)[None]
+    fast, patch = up.upscale(img, 2, mode="fast"), up.upscale(img, 2, mode="patch", tile=8)
+    assert fast.shape == (1, 4, 46, 38)
+    assert (levels(fast) - levels(patch)).abs().max() <= 1
+
+
+def test_ensemble_averages_eight_transforms():
+    up = upscaler_with(loaded("espcn", 2))
+    img = torch.rand(1, 3, 10, 13)
+    plain, ens = up.upscale(img, 2), up.upscale(img, 2, ensemble=True)
+    assert ens.shape == plain.shape and not torch.allclose(ens, plain)
+    # the ensemble of a flipped input is the flipped ensemble
+    assert torch.allclose(up.upscale(img.flip(-1), 2, ensemble=True), ens.flip(-1), atol=1e-5)
+
+
+def test_small_image_is_padded_to_minimum():
+    up = upscaler_with(loaded("ddsr", 2))
+    assert up.upscale(torch.rand(1, 3, 1, 1), 2).shape == (1, 3, 2, 2)
+    assert up.upscale(torch.rand(1, 1, 1, 7), 2).shape == (1, 1, 2, 14)
+
+
+def test_auto_mode_patches_when_over_budget():
+    up = upscaler_with(loaded("fsrcnn", 2))
+    img = torch.from_numpy(random_image(40, 40)).permute(2, 0, 1)[None]
+    ticks = []
+    out = up.upscale(img, 2, mode="auto", memory_budget=200_000, progress=lambda d, t: ticks.append(t))
+    assert ticks and ticks[-1] > 1  # several tiles
+    assert (levels(out) - levels(up.upscale(img, 2, mode="fast"))).abs().max() <= 1

@@ -1,0 +1,95 @@
+"""Weight files: metadata round trip, safe loading, clear errors, unwrapping of checkpoint wrappers."""
+from __future__ import annotations
+
+import os
+import pickle
+
+import pytest
+import torch
+
+from sisr_core.inference.engine import NoWeightsError, Upscaler, load_model
+from sisr_core.models.registry import UnknownModelError, build_model
+from sisr_core.weights import WeightsError, load_state, read_weights, save_weights, unwrap_state_dict
+
+
+def test_safetensors_round_trip_with_metadata(tmp_path):
+    net = build_model("espcn", 3)
+    meta = {"model": "espcn", "config": {"num_in_ch": 1, "num_out_ch": 1}, "scales": [3], "metrics": {"x3": {}}}
+    path = save_weights(tmp_path / "espcn_x3.safetensors", net.state_dict(), meta)
+    state, read_meta = read_weights(path)
+    assert read_meta["model"] == "espcn" and read_meta["scales"] == [3] and read_meta["format_version"] == 1
+    for k, v in net.state_dict().items():
+        assert torch.allclose(state[k], v, atol=1e-3 * max(1.0, v.abs().max().item()))  # stored as fp16
+    model = load_model(weights=path)
+    assert model.name == "espcn" and model.scale == 3 and model.color == "y"
+    assert not list(tmp_path.glob(".*.part"))
+
+
+class _Evil:
+    """Unpickling this object would create a file: a stand-in for code in a model file."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+def test_pickle_that_runs_code_is_refused(tmp_path):
+    marker = tmp_path / "pwned.txt"
+    path = tmp_path / "evil.pth"
+    with open(path, "wb") as f:
+        pickle.dump({"state_dict": {"w": _Evil(str(marker))}}, f)
+    with pytest.raises(WeightsError) as err:
+        read_weights(path)
+    assert not marker.exists()
+    message = str(err.value)
+    assert str(path) in message and "refused" in message and "\n" not in message
+
+
+def test_pth_wrappers_are_unwrapped(tmp_path):
+    net = build_model("fsrcnn", 2)
+    prefixed = {f"module.{k}": v for k, v in net.state_dict().items()}
+    for wrapper in ({"params_ema": prefixed}, {"state_dict": net.state_dict()}, {"params": prefixed}):
+        path = tmp_path / "w.pth"
+        torch.save(wrapper, path)
+        state, _ = read_weights(path)
+        assert set(state) == set(net.state_dict())
+    assert set(unwrap_state_dict({"params_ema": {"a": torch.zeros(1)}, "params": {"b": torch.zeros(1)}})) == {"a"}
+
+
+def test_mismatched_keys_are_named():
+    net = build_model("fsrcnn", 2)
+    state = dict(net.state_dict())
+    state.pop("feature.0.weight")
+    state["extra.weight"] = torch.zeros(1)
+    state["deconv.bias"] = torch.zeros(7)
+    with pytest.raises(WeightsError) as err:
+        load_state(net, state, source="x.pth")
+    text = str(err.value)
+    assert "x.pth" in text and "feature.0.weight" in text and "extra.weight" in text and "deconv.bias" in text
+
+
+def test_corrupt_and_missing_files(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00\x01not a weight file")
+    with pytest.raises(WeightsError, match="bad.safetensors"):
+        read_weights(bad)
+    with pytest.raises(WeightsError, match="no such weight file"):
+        read_weights(tmp_path / "missing.pth")
+
+
+def test_network_without_weights_is_refused(model_dir):
+    with pytest.raises(NoWeightsError, match="no trained weights"):
+        load_model("edsr-baseline", 2)
+    with pytest.raises(NoWeightsError):
+        Upscaler("rnsr").plan(2)
+    with pytest.raises(UnknownModelError, match="unknown model 'nope'"):
+        Upscaler("nope")
+
+
+def test_user_weights_are_found_for_each_scale(model_dir):
+    up = Upscaler("fsrcnn")
+    assert up.native_scales() == [2, 4]
+    assert up.plan(8) == ([4, 2], False)
+    assert os.path.samefile(up.model_for(4).source, model_dir / "fsrcnn_x4.safetensors")

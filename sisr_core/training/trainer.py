@@ -129,7 +129,9 @@ class TrainingRun:
         if not (out / CHECKPOINT).is_file():
             raise FileNotFoundError(f"{out}: no {CHECKPOINT} to resume from")
         config = TrainConfig(**{**json.loads((out / "config.json").read_text()), **overrides})
-        return cls(config, out, callback)
+        run = cls(config, out, callback)
+        run._load_checkpoint()  # so that .step tells where it continues before run() starts
+        return run
 
     # -- set-up ----------------------------------------------------------------------------------
     def _distributed(self) -> tuple[int, int]:
@@ -185,7 +187,10 @@ class TrainingRun:
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> Path | None:
-        """Train until ``config.steps`` or cancel; returns the final weights (None if cancelled)."""
+        """Train until ``config.steps`` or cancel; returns the final weights (None if cancelled).
+
+        Under ``torchrun`` every process trains on its own patches, gradients are averaged by
+        DistributedDataParallel (gloo on CPU), and only rank 0 validates and writes files."""
         cfg = self.config
         rank, world = self._distributed()
         main = rank == 0
@@ -281,10 +286,15 @@ class TrainingRun:
                 self._save_checkpoint(net, optim, ema, disc, optim_d, seconds_before + time.time() - started)
                 if log is not None:
                     self._log_file.close()
-        if self._cancel.is_set() or not main:
+        if world > 1:
+            dist.barrier()
+            dist.destroy_process_group()
+        if self._cancel.is_set():
             return None
-        final = self._save_weights(ema.module if ema is not None else net, self.out / FINAL, seconds_before + time.time() - started)
-        self.callback(TrainingEvent("done", self.step, cfg.steps, psnr=self.best_psnr if val_pairs else None, path=str(final)))
+        final = self.out / FINAL
+        if main:
+            self._save_weights(ema.module if ema is not None else net, final, seconds_before + time.time() - started)
+            self.callback(TrainingEvent("done", self.step, cfg.steps, psnr=self.best_psnr if val_pairs else None, path=str(final)))
         return final
 
     # -- pieces ----------------------------------------------------------------------------------

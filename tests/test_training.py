@@ -1,0 +1,135 @@
+"""The training engine: learning, cancel and resume, the weights it writes, special losses, torchrun."""
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import SET5
+from sisr_core.cli import main as sisr
+from sisr_core.training.losses import PerceptualUnavailable, load_vgg19_state, vgg19_features
+from sisr_core.training.trainer import TrainConfig, TrainingRun
+from sisr_core.weights import read_metadata
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def config(data, **overrides) -> TrainConfig:
+    base = dict(model="fsrcnn", scale=2, data=[str(data)], steps=30, batch=8, patch=16, lr=3e-3, warmup=5,
+                ema=0, val_every=1000)
+    return TrainConfig(**{**base, **overrides})
+
+
+def test_training_improves_cancels_resumes_and_its_weights_work(tiny_data, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    events = []
+    cfg = config(tiny_data, steps=240, val=[str(SET5)], val_every=60, checkpoint_minutes=100)
+
+    def on_event(event):
+        events.append(event)
+        if event.kind == "progress" and event.step == 120:
+            run.cancel()
+
+    run = TrainingRun(cfg, run_dir, on_event)
+    assert run.run() is None  # cancelled
+    assert run.step == 120 and (run_dir / "checkpoint.pt").is_file()
+    assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["step"] == 120
+
+    resumed = TrainingRun.resume(run_dir, events.append)
+    assert resumed.step == 120
+    final = resumed.run()
+    assert final is not None and final.is_file()
+    psnrs = [e.psnr for e in events if e.kind == "validation"]
+    assert len(psnrs) == 4 and psnrs[-1] > psnrs[0], psnrs
+    steps = [int(r["step"]) for r in csv.DictReader(open(run_dir / "log.csv"))]
+    assert steps[-1] == 240 and 120 in steps
+
+    meta = read_metadata(final)
+    assert meta["model"] == "fsrcnn" and meta["scales"] == [2] and meta["training"]["steps"] == 240
+    assert (run_dir / "best.safetensors").is_file()
+
+    img = tmp_path / "in.png"
+    os.symlink(next(SET5.glob("*.png")), img)
+    assert sisr(["upscale", str(img), "--weights", str(final), "-o", str(tmp_path / "out"), "-q"]) == 0
+    assert (tmp_path / "out" / "in_x2.png").is_file()
+    assert sisr(["eval", "--weights", str(final), "--scale", "2", "--data", str(SET5), "--baseline", "bicubic"]) == 0
+    table = capsys.readouterr().out
+    assert "bicubic" in table and "fsrcnn" in table
+
+
+def test_pause_holds_training(tiny_data, tmp_path):
+    run = TrainingRun(config(tiny_data, steps=50), tmp_path / "r")
+    paused = threading.Event()
+
+    def on_event(event):
+        if event.kind == "progress" and event.step == 10:
+            run.pause()
+        if event.kind == "paused":
+            paused.set()
+
+    run.callback = on_event
+    worker = threading.Thread(target=run.run)
+    worker.start()
+    assert paused.wait(60)
+    step = run.step
+    worker.join(1.0)
+    assert worker.is_alive() and run.step == step == 10
+    run.unpause()
+    worker.join(60)
+    assert run.step == 50
+
+
+def test_multi_scale_pre_upsampling_and_init_from_other_weights(tiny_data, tmp_path, trained_weights):
+    cfg = config(tiny_data, model="sr", scales=[2, 3], steps=10, patch=12)
+    final = TrainingRun(cfg, tmp_path / "sr").run()
+    assert read_metadata(final)["scales"] == [2, 3]
+    messages = []
+    init_cfg = config(tiny_data, scale=4, steps=5, init=str(trained_weights[2]))
+    TrainingRun(init_cfg, tmp_path / "x4", lambda e: messages.append(e.message)).run()
+    # all but the scale-specific deconvolution come from the x2 weights
+    assert any(m.startswith("initialised ") and "/" in m for m in messages)
+
+
+def test_degradations_train(tiny_data, tmp_path):
+    for name in ("unknown", "bicubic_jpeg_40"):
+        assert TrainingRun(config(tiny_data, steps=3, degradation=name), tmp_path / name).run().is_file()
+
+
+def test_distillation_from_teacher(tiny_data, tmp_path, trained_weights):
+    events = []
+    cfg = config(tiny_data, model="espcn", steps=5, teacher=str(trained_weights[2]))
+    TrainingRun(cfg, tmp_path / "student", events.append).run()
+    losses = [e.losses for e in events if e.kind == "progress"]
+    assert "distill" in losses[-1] and losses[-1]["distill"] > 0
+
+
+def test_perceptual_and_adversarial_with_local_vgg(tiny_data, tmp_path, monkeypatch):
+    vgg_file = tmp_path / "vgg19-standin.pth"
+    torch.save({f"features.{k}": v for k, v in vgg19_features().state_dict().items()}, vgg_file)
+    events = []
+    cfg = config(tiny_data, model="srgan", model_config={"num_block": 1, "num_feat": 16}, steps=3, patch=12,
+                 perceptual_weight=0.01, adversarial_weight=0.005, vgg_weights=str(vgg_file))
+    assert TrainingRun(cfg, tmp_path / "gan", events.append).run().is_file()
+    last = [e.losses for e in events if e.kind == "progress"][-1]
+    assert {"perceptual", "adversarial", "discriminator"} <= set(last)
+    # no weights and no download permission: a clear refusal
+    monkeypatch.delenv("SISR_VGG19_WEIGHTS", raising=False)
+    with pytest.raises(PerceptualUnavailable, match="--vgg-weights"):
+        load_vgg19_state(None, allow_download=False)
+
+
+def test_torchrun_two_processes(tiny_data, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29531",
+           "-m", "sisr_core.cli", "train", "--model", "fsrcnn", "--scale", "2", "--data", str(tiny_data),
+           "--steps", "6", "--batch", "4", "--patch", "12", "--threads", "1", "--out", str(out), "-q"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert read_metadata(out / "final.safetensors")["training"]["steps"] == 6

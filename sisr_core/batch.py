@@ -5,6 +5,7 @@ unless asked (so a re-run resumes), and a file that fails is reported and skippe
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -78,9 +79,11 @@ def run_job(
     job: Job, upscaler: Upscaler, scale: int, overwrite: bool = False, quality: int = 95, **options
 ) -> JobResult:
     """Upscale one file; errors become a ``failed`` result with a one-line reason, never an exception."""
-    import time
-
     started = time.perf_counter()
+    for target in (job.output, job.intermediate):  # temporary files left by a run that was killed
+        if target is not None:
+            for stale in target.parent.glob(f".{target.name}.*.part"):
+                stale.unlink(missing_ok=True)
     if job.output.exists() and not overwrite:
         return JobResult(job, "skipped", f"{job.output}: exists (use overwrite to replace it)")
     try:

@@ -19,6 +19,10 @@ train() {  # train RUN_NAME ARGS...: start or resume runs/RUN_NAME
 recipe() {
   case $1 in
     wdsr-a_x2) train "$1" --model wdsr-a --scale 2 --steps 40000 --lr 1e-3 --batch 16 --patch 48 ;;
+    fsrcnn_x2) train "$1" --model fsrcnn --scale 2 --steps 20000 --lr 1e-3 --batch 16 --patch 40 ;;
+    fsrcnn_x3|fsrcnn_x4)
+      train "$1" --model fsrcnn --scale "${1#fsrcnn_x}" --steps 10000 --lr 5e-4 --batch 16 --patch 32 \
+        --init runs/fsrcnn_x2/final.safetensors ;;
     *) echo "unknown run $1" >&2; return 2 ;;
   esac
 }

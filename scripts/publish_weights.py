@@ -1,0 +1,42 @@
+"""Copy a training run's weights into weights/ with their benchmark figures in the metadata.
+
+Usage: .venv/bin/python scripts/publish_weights.py RUN_DIR [--which best|final] [--data DIR ...]
+The figures come from sisr_core.evaluation (the benchmark protocol), so `sisr models` and the
+README table show what `sisr eval` measures.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sisr_core.evaluation import evaluate
+from sisr_core.models.registry import get_spec
+from sisr_core.weights import read_weights, save_weights, shipped_weights_dir, weights_filename
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "benchmark"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("run", type=Path)
+    p.add_argument("--which", choices=("best", "final"), default="final")
+    p.add_argument("--data", action="append", default=None, help="benchmark folders (default Set5, Set14)")
+    args = p.parse_args()
+    source = args.run / f"{args.which}.safetensors"
+    state, meta = read_weights(source)
+    spec = get_spec(meta["model"])
+    folders = args.data or [str(BENCHMARKS / "Set5"), str(BENCHMARKS / "Set14")]
+    scales = [2, 3, 4] if spec.multi_scale else meta["scales"]
+    metrics = {}
+    for scale in scales:
+        rows = evaluate(None, str(source), scale, folders)
+        metrics[f"x{scale}"] = {r["dataset"]: {"psnr": r["psnr"], "ssim": r["ssim"]} for r in rows}
+        print(f"x{scale}: " + ", ".join(f"{r['dataset']} {r['psnr']:.2f} dB / {r['ssim']:.4f}" for r in rows))
+    meta["metrics"] = metrics
+    target = shipped_weights_dir() / weights_filename(meta["model"], None if spec.multi_scale else meta["scales"][0])
+    save_weights(target, state, meta)
+    print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    main()

@@ -138,8 +138,8 @@ class MainWindow(QMainWindow):
         self.upscale_button = QPushButton("Upscale")
         self.cancel_button = QPushButton("Cancel")
         self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
         self.progress.setFormat("%v / %m tiles")
+        self.progress.setTextVisible(False)
         self.result_label = QLabel("No image yet")
         self.save_button = QPushButton("Save")
         self.save_as_button = QPushButton("Save As…")
@@ -411,6 +411,7 @@ class MainWindow(QMainWindow):
 
     def _upscale_progress(self, value) -> None:
         done, total = value
+        self.progress.setTextVisible(True)
         self.progress.setRange(0, total)
         self.progress.setValue(done)
 
@@ -427,6 +428,7 @@ class MainWindow(QMainWindow):
 
     def _upscale_finished(self) -> None:
         self.upscale_worker = None
+        self.progress.setTextVisible(False)
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self._set_busy(False)

@@ -66,6 +66,11 @@ class ImageCanvas(QWidget):
         self.fitting = False
         self._apply(zoom, under - offset / zoom)
 
+    def look_at(self, zoom: float, centre: QPointF) -> None:
+        """Show image point ``centre`` in the middle at ``zoom`` (and tell followers)."""
+        self.fitting = False
+        self._apply(min(max(zoom, MIN_ZOOM), MAX_ZOOM), QPointF(centre))
+
     def set_view(self, zoom: float, centre: QPointF) -> None:
         """Take another canvas's view without echoing it back."""
         if abs(zoom - self.zoom) < 1e-9 and centre == self.centre:

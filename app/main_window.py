@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import platform
 import sys
-import time
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from app.batch.page import BatchPage
 from app.dialogs import ask
 from app.settings import APPLICATION, ORGANISATION, Settings
 from app.theme import THEMES, app_icon, apply_theme, icon
+from app.upscaling import UpscaleResult, upscale_task
 from app.widgets.canvas import CompareView
 from app.widgets.images import qimage_from_imagedata
 from app.widgets.model_panel import ModelPanel
@@ -33,37 +32,7 @@ from app.widgets.save_dialog import SaveDialog, intermediate_path, output_name
 from app.widgets.side_by_side import BICUBIC, SideBySideView
 from app.workers import Worker, WorkerSet, error_hub
 
-FAST_TILE = 256  # "fast" mode tile: little overlap overhead, and Cancel still lands between tiles (< 1 s)
 IMAGE_FILTER_SUFFIXES = "*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif"
-
-
-@dataclass
-class UpscaleResult:
-    """One finished upscale: the SR and bicubic images and how it was made."""
-
-    sr: object  # sisr_core.io.ImageData
-    bicubic: object
-    seconds: float
-    model: str
-    scale: int
-
-
-def upscale_task(upscaler_for, image, options: dict, with_bicubic: bool = True):
-    """A worker task upscaling ``image`` with the panel's ``options`` (progress: (done, total) tiles)."""
-
-    def task(report, aborted):
-        from sisr_core.inference.engine import bicubic_image, upscale_image
-
-        started = time.perf_counter()
-        upscaler = upscaler_for(options["model"], options["device"])
-        tile = FAST_TILE if options["mode"] == "fast" else options["tile"]
-        sr = upscale_image(upscaler, image, options["scale"], mode="patch", tile=tile, ensemble=options["ensemble"],
-                           progress=lambda done, total: report((done, total)), cancel=aborted)
-        seconds = time.perf_counter() - started
-        bicubic = bicubic_image(image, options["scale"]) if with_bicubic else None
-        return UpscaleResult(sr, bicubic, seconds, options["model"], options["scale"])
-
-    return task
 
 
 def image_from_qimage(qimage: QImage):
@@ -87,6 +56,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.workers = WorkerSet(self)
         self.upscalers: dict[tuple[str, str], object] = {}
+        self.tile_timings: dict = {}
         self.source_path: Path | None = None
         self.image = None
         self.result: UpscaleResult | None = None
@@ -160,7 +130,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.views, 1)
         layout.addLayout(bar)
 
-        self.batch = BatchPage(self.settings, self.panel, self.workers, self.upscaler_for)
+        self.batch = BatchPage(self.settings, self.panel, self.workers, self.upscaler_for, self.tile_timings)
         self.pages = QTabWidget()
         self.pages.addTab(image_page, "Image")
         self.pages.addTab(self.batch, "Batch folder")
@@ -286,6 +256,7 @@ class MainWindow(QMainWindow):
     def _models_loaded(self, payload) -> None:
         rows, devices, auto_device = payload
         self.upscalers.clear()
+        self.tile_timings.clear()
         self.panel.set_devices(devices)
         self.panel.set_options(self.settings.scale, self.settings.mode, self.settings.patch_size,
                                self.settings.device, self.settings.ensemble)
@@ -398,7 +369,7 @@ class MainWindow(QMainWindow):
         if not options["model"]:
             self.statusBar().showMessage("No network with weights to upscale with", 4000)
             return None
-        worker = Worker(upscale_task(self.upscaler_for, self.image, options), "Upscaling failed")
+        worker = Worker(upscale_task(self.upscaler_for, self.image, options, self.tile_timings), "Upscaling failed")
         worker.yielded.connect(self._upscale_progress)
         worker.returned.connect(self._upscale_done)
         worker.aborted.connect(lambda: self.statusBar().showMessage("Upscale cancelled", 5000))
@@ -422,7 +393,7 @@ class MainWindow(QMainWindow):
         self.side_by_side.set_images(before, after)
         self.side_by_side.right_caption.setText(f"{result.model} ×{result.scale}")
         self.side_by_side.left_source.setCurrentText(BICUBIC)
-        text = f"Done in {result.seconds:.2f} s: {result.sr.width} × {result.sr.height} px ({result.model} ×{result.scale})"
+        text = f"Done in {result.seconds:.2f} s: {result.sr.width} × {result.sr.height} px ({result.model} ×{result.scale}, {result.tile} px tiles)"
         self.result_label.setText(text)
         self.statusBar().showMessage(text, 8000)
 
@@ -451,7 +422,7 @@ class MainWindow(QMainWindow):
             self.side_by_side.set_left(qimage_from_imagedata(self.result.bicubic))
             return
         options = {**self.panel.options(), "model": source, "scale": self.result.scale}
-        worker = Worker(upscale_task(self.upscaler_for, self.image, options, with_bicubic=False), f"{source} failed")
+        worker = Worker(upscale_task(self.upscaler_for, self.image, options, self.tile_timings, with_bicubic=False), f"{source} failed")
         worker.returned.connect(lambda r: self.side_by_side.set_left(qimage_from_imagedata(r.sr)))
         worker.yielded.connect(self._upscale_progress)
         worker.finished.connect(self._upscale_finished)

@@ -4,6 +4,7 @@ a failed file is listed with its reason and the batch goes on; outputs are writt
 cancelled or crashed batch leaves no half-written file, and with "skip" a re-run resumes."""
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -15,9 +16,9 @@ from PySide6.QtWidgets import (
 
 from app.dialogs import ask
 from app.theme import icon
+from app.upscaling import cancel_safe_tile, requested_tile
 from app.workers import Worker
 
-FAST_TILE = 256
 STATUS_COLOURS = {"done": QColor(46, 160, 67), "skipped": QColor(150, 150, 150), "failed": QColor(218, 54, 51),
                   "running": QColor(53, 116, 240)}
 
@@ -27,12 +28,14 @@ def format_eta(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def batch_task(jobs_args: dict, upscaler_for, options: dict, overwrite: bool, quality: int):
+def batch_task(jobs_args: dict, upscaler_for, options: dict, overwrite: bool, quality: int, timings: dict):
     """Plan the jobs, then run them one by one, reporting ``("planned", names)``, ``("running", i)``
     and ``("result", i, status, message, seconds)``; returns the counts per status."""
 
     def task(report, aborted):
         from sisr_core.batch import plan_jobs, run_job
+        from sisr_core.inference.engine import image_to_tensor
+        from sisr_core.io import ImageReadError, read_image
 
         jobs, errors = plan_jobs(**jobs_args)
         root = Path(jobs_args["inputs"][0])
@@ -41,13 +44,17 @@ def batch_task(jobs_args: dict, upscaler_for, options: dict, overwrite: bool, qu
         if not jobs:
             return counts
         upscaler = upscaler_for(options["model"], options["device"])
-        tile = FAST_TILE if options["mode"] == "fast" else options["tile"]
+        tile = None  # measured on the first readable image, then kept for the batch
         for i, job in enumerate(jobs):
             if aborted():
                 break
             report(("running", i))
+            if tile is None:
+                with contextlib.suppress(ImageReadError):  # an unreadable file fails in run_job, with its reason
+                    tile = cancel_safe_tile(upscaler, image_to_tensor(read_image(job.source)), options["scale"],
+                                            requested_tile(options), options["ensemble"], timings)
             result = run_job(job, upscaler, options["scale"], overwrite=overwrite, quality=quality, mode="patch",
-                             tile=tile, ensemble=options["ensemble"], cancel=aborted)
+                             tile=tile or requested_tile(options), ensemble=options["ensemble"], cancel=aborted)
             counts[result.status] += 1
             message = "; ".join(result.warnings) if result.status == "done" else result.message
             report(("result", i, result.status, message, result.seconds))
@@ -59,9 +66,10 @@ def batch_task(jobs_args: dict, upscaler_for, options: dict, overwrite: bool, qu
 class BatchPage(QWidget):
     """The batch page; network and scale come from the shared model panel."""
 
-    def __init__(self, settings, panel, workers, upscaler_for, parent: QWidget | None = None):
+    def __init__(self, settings, panel, workers, upscaler_for, timings: dict, parent: QWidget | None = None):
         super().__init__(parent)
         self.settings, self.panel, self.workers, self.upscaler_for = settings, panel, workers, upscaler_for
+        self.timings = timings
         self.worker: Worker | None = None
         self.summary_counts: dict | None = None
         self.setAcceptDrops(True)
@@ -182,7 +190,7 @@ class BatchPage(QWidget):
         jobs_args = {"inputs": [source], "out_dir": Path(out) if out else None, "suffix": self.suffix.text(),
                      "fmt": self.format.currentData(), "scale": options["scale"], "recursive": self.recursive.isChecked(),
                      "save_intermediate": self.intermediate.isChecked()}
-        self.worker = Worker(batch_task(jobs_args, self.upscaler_for, options, overwrite, self.quality.value()), "Batch failed")
+        self.worker = Worker(batch_task(jobs_args, self.upscaler_for, options, overwrite, self.quality.value(), self.timings), "Batch failed")
         self.worker.yielded.connect(self._on_event)
         self.worker.returned.connect(self._on_done)
         self.worker.aborted.connect(self._on_aborted)

@@ -59,8 +59,9 @@ class ModelPanel(QWidget):
         self.mode = QComboBox()
         self.mode.addItem("Patch (low memory)", "patch")
         self.mode.addItem("Fast (large tiles)", "fast")
-        self.mode.setToolTip("Both give the same pixels; patch uses tiles of the chosen size, fast uses "
-                             "256 px tiles, small enough that Cancel stops within a second")
+        self.mode.setToolTip("Both give the same pixels: patch uses tiles of the chosen size, fast 256 px "
+                             "tiles; either is capped to what this computer runs in under half a second, so "
+                             "Cancel stops within a second")
         self.patch = QSpinBox()
         self.patch.setRange(32, 1024)
         self.patch.setSingleStep(32)

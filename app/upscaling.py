@@ -1,7 +1,7 @@
 """Upscale work for the worker threads, sized so Cancel lands within a second.
 
 The engine checks cancel only between tiles, so the app always runs it in patch mode and picks the
-tile by measurement: a 64 px crop of the image is timed once per network, device and scale, and the
+tile by measurement: 64 and 128 px crops of the image are timed once per network, device and scale, and the
 tile is the largest whose padded area runs in about ``TILE_SECONDS``. "Fast" mode asks for 256 px
 tiles, "patch" mode for the user's patch size; the measured cap applies to both. Overlap keeps the
 result equal to a whole-image run, so the tile size changes speed and memory, never pixels.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 FAST_TILE = 256
 TILE_SECONDS = 0.4
 MIN_TILE = 16
-CALIBRATION_PX = 64
+CALIBRATION_PX = 128
 
 
 @dataclass
@@ -34,15 +34,20 @@ def cancel_safe_tile(upscaler, tensor, scale: int, requested: int, ensemble: boo
     """The requested tile, capped so one tile takes about ``TILE_SECONDS`` (measured, cached in ``timings``)."""
     key = (upscaler.name, str(upscaler.device), scale, tensor.shape[1])
     if key not in timings:
-        crop = tensor[..., :CALIBRATION_PX, :CALIBRATION_PX]
-        upscaler.upscale(crop, scale, mode="fast")  # loads the networks; not timed
-        started = time.perf_counter()
-        upscaler.upscale(crop, scale, mode="fast")
-        timings[key] = (time.perf_counter() - started) / (crop.shape[-2] * crop.shape[-1])
-    seconds_per_px = timings[key] * (8 if ensemble else 1)
+        upscaler.upscale(tensor[..., :16, :16], scale, mode="fast")  # loads the networks; not timed
+        seconds = {}
+        for side in (CALIBRATION_PX // 2, CALIBRATION_PX):  # two sizes separate per-call overhead from per-pixel cost
+            crop = tensor[..., :side, :side]
+            started = time.perf_counter()
+            upscaler.upscale(crop, scale, mode="fast")
+            seconds[crop.shape[-2] * crop.shape[-1]] = time.perf_counter() - started
+        sizes = sorted(seconds.items())
+        (small, t_small), (large, t_large) = sizes[0], sizes[-1]
+        timings[key] = (t_large - t_small) / (large - small) if large > small else t_large / large
+    seconds_per_px = max(timings[key], 1e-9) * (8 if ensemble else 1)
     passes, _ = upscaler.plan(scale)
     overlap = max(upscaler.model_for(p).receptive_radius for p in set(passes))
-    fitting = int(math.sqrt(TILE_SECONDS / max(seconds_per_px, 1e-12))) - 2 * overlap
+    fitting = int(math.sqrt(TILE_SECONDS / seconds_per_px)) - 2 * overlap
     return max(min(requested, fitting), MIN_TILE)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from sisr_core.data.datasets import PatchStream, SRImageSet, find_images
 from sisr_core.inference.color import rgb_to_y
@@ -91,6 +91,16 @@ class TrainingEvent:
     images: dict = field(default_factory=dict)  # preview: "lr", "bicubic", "sr", "hr" tensors (3, H, W)
     path: str | None = None
     message: str = ""
+
+
+def ema_average(decay: float) -> Callable:
+    """EMA update whose decay ramps up as (1 + n) / (10 + n), so early random weights fade quickly."""
+
+    def average(ema_param: torch.Tensor, param: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
+        d = min(decay, float((1 + num_averaged) / (10 + num_averaged)))
+        return ema_param * d + param * (1 - d)
+
+    return average
 
 
 class TrainingRun:
@@ -199,7 +209,7 @@ class TrainingRun:
         ckpt = self._load_checkpoint()
         net = self._network()
         optim = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
-        ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
+        ema = AveragedModel(net, avg_fn=ema_average(cfg.ema), use_buffers=True) if cfg.ema else None
         disc, optim_d, perceptual = self._gan_parts()
         teacher = self._teacher()
         if ckpt:

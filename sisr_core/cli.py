@@ -197,6 +197,48 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_import_keras(args: argparse.Namespace) -> int:
+    from sisr_core.importers import import_keras
+    from sisr_core.weights import WeightsError
+
+    try:
+        out = import_keras(args.file, args.model, args.output)
+    except (WeightsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0
+
+
+def run_import_weights(args: argparse.Namespace) -> int:
+    from sisr_core.importers import import_weights
+    from sisr_core.weights import WeightsError
+
+    try:
+        out = import_weights(args.file, args.model, args.output)
+    except (WeightsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from sisr_core.importers import export_onnx
+    from sisr_core.inference.engine import NoWeightsError, load_model
+    from sisr_core.models.registry import UnknownModelError
+    from sisr_core.weights import WeightsError
+
+    try:
+        model = load_model(args.model, args.scale, args.weights)
+        out = export_onnx(model, args.scale, args.onnx)
+    except (UnknownModelError, NoWeightsError, WeightsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sisr", description="SISR Studio: single-image super-resolution.")
     parser.add_argument("--version", action="version", version=f"SISR Studio {__version__}")
@@ -253,6 +295,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ensemble", action="store_true")
     p.add_argument("--json", metavar="FILE")
     p.set_defaults(func=run_eval)
+
+    p = sub.add_parser("import-keras", help="convert the Keras project's HDF5 weights to a weight file of ours")
+    p.add_argument("file", metavar="FILE.h5")
+    p.add_argument("--model", required=True, choices=("sr", "esr", "dsr", "rnsr", "distilled_rnsr", "nlrnsr"))
+    p.add_argument("-o", "--output", required=True, metavar="OUT.safetensors")
+    p.set_defaults(func=run_import_keras)
+
+    p = sub.add_parser("import-weights", help="convert official EDSR-PyTorch/WDSR weights to a weight file of ours")
+    p.add_argument("file", metavar="FILE.pt")
+    p.add_argument("--model", required=True, choices=("edsr", "edsr-baseline", "wdsr-a", "wdsr-b"))
+    p.add_argument("-o", "--output", required=True, metavar="OUT.safetensors")
+    p.set_defaults(func=run_import_weights)
+
+    p = sub.add_parser("export", help="export a network's RGB-to-RGB upscaling to ONNX (dynamic height and width)")
+    p.add_argument("--model", help="network name (default: the one the weight file names)")
+    p.add_argument("--scale", type=_scale, required=True)
+    p.add_argument("--weights", metavar="FILE", help="a weight file (default: the user's or shipped one)")
+    p.add_argument("--onnx", required=True, metavar="FILE", help="the .onnx file to write")
+    p.set_defaults(func=run_export)
     return parser
 
 

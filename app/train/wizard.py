@@ -33,12 +33,6 @@ DEGRADATIONS = {"bicubic": "Bicubic (clean downscaling, the benchmark setting)",
 PREVIEW_PX = 160
 
 
-def ema_decay(steps: int) -> float:
-    """A weight-average decay spanning about the last tenth of the run (0, i.e. off, for tiny runs), so a
-    short run's saved weights are not mostly its random start, as with the library's 0.999 default."""
-    return max(0.0, min(0.999, 1 - 10 / steps))
-
-
 class DataPage(QWizardPage):
     """Training folder(s) and an optional validation folder."""
 
@@ -395,7 +389,7 @@ class TrainingWizard(QWizard):
         return TrainConfig(
             model=model, scale=scale, data=self.data_page.folder_list(), val=[validation] if validation else [],
             val_holdout=0 if validation else 2, degradation=net.degradation.currentData(), steps=steps,
-            batch=s.batch.value(), patch=s.patch.value(), warmup=min(100, max(steps // 10, 1)), ema=ema_decay(steps),
+            batch=s.batch.value(), patch=s.patch.value(), warmup=min(100, max(steps // 10, 1)),
             val_every=max(steps // 20, 1), preview_every=max(steps // 50, 1), log_every=max(min(steps // 100, 10), 1),
             init=str(weight_file_for(model, scale)) if net.finetune.isChecked() else None,
             command=f"SISR Studio training wizard ({model} x{scale}, {steps} steps)",

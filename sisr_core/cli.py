@@ -139,7 +139,8 @@ def run_train(args: argparse.Namespace) -> int:
             print("error: --model, --scale and --data are needed (or --resume RUN_DIR)", file=sys.stderr)
             return 2
         config = TrainConfig(
-            model=args.model, scale=args.scale, data=args.data, val=args.val or [], val_holdout=args.val_holdout,
+            model=args.model, scale=args.scale, data=args.data, lr_data=args.lr_data or [], val=args.val or [],
+            val_holdout=args.val_holdout,
             degradation=args.degradation, steps=args.steps or 10000, batch=args.batch, patch=args.patch, lr=args.lr,
             loss=args.loss, init=args.init, teacher=args.teacher, ema=args.ema, scales=args.scales or [],
             model_config=json.loads(args.model_config) if args.model_config else {},
@@ -258,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=_scale)
     p.add_argument("--scales", type=_scale, nargs="+", help="multi-scale training (pre-upsampling networks)")
     p.add_argument("--data", action="append", metavar="DIR", help="folder of HR training images (repeatable)")
+    p.add_argument("--lr-data", action="append", metavar="DIR",
+                   help="folder of LR images paired by name with the --data folder of the same position")
     p.add_argument("--val", action="append", metavar="DIR", help="folder of HR validation images (repeatable)")
     p.add_argument("--val-holdout", type=int, default=0, metavar="N", help="validate on N held-out training images")
     p.add_argument("--degradation", default="bicubic", help="bicubic, unknown or bicubic_jpeg_Q")

@@ -133,3 +133,45 @@ def test_torchrun_two_processes(tiny_data, tmp_path):
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert read_metadata(out / "final.safetensors")["training"]["steps"] == 6
+
+
+def _write_pairs(hr_dir: Path, lr_dir: Path, names: list[str], lr_suffix: str = "") -> None:
+    from conftest import random_image
+    from sisr_core.data.degradations import bicubic
+    from sisr_core.io import ImageData, write_image
+
+    hr_dir.mkdir(parents=True)
+    lr_dir.mkdir(parents=True)
+    for i, name in enumerate(names):
+        hr = random_image(64, 72, seed=i)
+        write_image(hr_dir / f"{name}.png", ImageData(hr))
+        lr = bicubic(torch.from_numpy(hr).permute(2, 0, 1), 2).permute(1, 2, 0).numpy()
+        write_image(lr_dir / f"{name}{lr_suffix}.png", ImageData(lr))
+
+
+def test_paired_folders_and_div2k_layout(tmp_path):
+    _write_pairs(tmp_path / "hr", tmp_path / "lr", ["a", "b"])
+    root = tmp_path / "div2k"
+    _write_pairs(root / "DIV2K_train_HR", root / "DIV2K_train_LR_bicubic" / "X2", ["0001", "0002"], "x2")
+    out = tmp_path / "run"
+    code = sisr(["train", "--model", "fsrcnn", "--scale", "2", "--data", str(tmp_path / "hr"), "--lr-data",
+                 str(tmp_path / "lr"), "--data", str(root), "--steps", "3", "--batch", "2", "--patch", "12",
+                 "--out", str(out), "-q"])
+    assert code == 0 and read_metadata(out / "final.safetensors")["training"]["steps"] == 3
+    from sisr_core.data.datasets import SRImageSet
+
+    div2k = SRImageSet.from_div2k(root, 2)
+    assert len(div2k) == 2 and div2k.pairs[0].lr[2].shape == (3, 32, 36)
+    with pytest.raises(FileNotFoundError, match="no LR image"):
+        (tmp_path / "hr" / "c.png").write_bytes((tmp_path / "hr" / "a.png").read_bytes())
+        SRImageSet.from_paired(tmp_path / "hr", tmp_path / "lr", 2)
+
+
+def test_patch_stream_is_deterministic_with_a_seed(tiny_data):
+    from sisr_core.data.datasets import PatchStream, SRImageSet
+
+    images = SRImageSet.from_folders([tiny_data])
+    first = [next(iter(PatchStream(images, [2, 3], 12, 4, seed=7))) for _ in range(2)]
+    assert torch.equal(first[0][0], first[1][0]) and first[0][2] == first[1][2]
+    other = next(iter(PatchStream(images, [2, 3], 12, 4, seed=8)))
+    assert not torch.equal(first[0][1], other[1]) or first[0][2] != other[2]

@@ -44,7 +44,8 @@ class TrainConfig:
 
     model: str
     scale: int
-    data: list[str]
+    data: list[str]  # HR folders; a folder holding DIV2K_train_HR is read in the DIV2K layout
+    lr_data: list[str] = field(default_factory=list)  # LR folders paired with the first data folders
     val: list[str] = field(default_factory=list)
     val_holdout: int = 0  # hold out this many training images for validation when no --val
     degradation: str = "bicubic"
@@ -153,7 +154,14 @@ class TrainingRun:
 
     def _data(self, rank: int) -> tuple[PatchStream, list]:
         cfg = self.config
-        files = [f for d in cfg.data for f in find_images(d)]
+        fixed, files = [], []  # sets whose LR images are given, and HR files to degrade
+        for i, folder in enumerate(cfg.data):
+            if i < len(cfg.lr_data):
+                fixed.append(SRImageSet.from_paired(folder, cfg.lr_data[i], cfg.scale))
+            elif (Path(folder) / "DIV2K_train_HR").is_dir():
+                fixed.append(SRImageSet.from_div2k(folder, cfg.scale))
+            else:
+                files += find_images(folder)
         val_files: list = [f for d in cfg.val for f in find_images(d)]
         if not val_files and cfg.val_holdout:
             order = np.random.default_rng(cfg.seed).permutation(len(files))
@@ -161,6 +169,9 @@ class TrainingRun:
             val_files = [f for i, f in enumerate(files) if i in held]
             files = [f for i, f in enumerate(files) if i not in held]
         train = SRImageSet.from_folders([], cfg.degradation, files=files)
+        for other in fixed:
+            train.pairs += other.pairs
+            train.names += other.names
         stream = PatchStream(train, cfg.train_scales(), cfg.patch, cfg.batch, cfg.seed, rank, start=self.step)
         val = SRImageSet.from_folders([], cfg.degradation, files=val_files).validation_pairs(cfg.scale) if val_files else []
         return stream, val

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sisr_core.inference.color import rgb_to_ycbcr, ycbcr_to_rgb
 from sisr_core.models.edsr import DIV2K_RGB_MEAN
 from sisr_core.models.registry import build_model, get_spec
 from sisr_core.weights import WeightsError, count_parameters, load_state, read_weights, save_weights
@@ -278,8 +279,6 @@ class RGBPipeline(nn.Module):
         self.upsample = BicubicUpsample(scale)
 
     def forward(self, rgb: Tensor) -> Tensor:
-        from sisr_core.inference.color import rgb_to_ycbcr, ycbcr_to_rgb
-
         x = self.upsample(rgb) if self.pre_upsample else rgb
         if not self.luma_only:
             return self.network(x).clamp(0, 1)

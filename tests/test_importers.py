@@ -206,6 +206,15 @@ def test_official_state_dicts_load_without_renaming(tmp_path, model, scale, conf
         assert torch.allclose(loaded.network(x), original(x), atol=1e-5)
 
 
+@pytest.mark.xfail(strict=True, reason="engine.load_model does not call importers.state_dict_metadata yet (issue 8)")
+def test_engine_loads_official_files_by_model_name(tmp_path):
+    original, path = _official_checkpoint(tmp_path, "edsr", 2, dict(num_feat=16, num_block=1, rgb_range=255), "module")
+    loaded = load_model("edsr", None, path)
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(loaded.network(x), original(x), atol=1e-5)
+
+
 def test_infer_config_reports_foreign_files(tmp_path):
     with pytest.raises(importers.WeightsError, match="head.0.weight"):
         importers.infer_config("edsr", {"conv.weight": torch.zeros(1)})

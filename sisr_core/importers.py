@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from sisr_core.inference.color import rgb_to_ycbcr, ycbcr_to_rgb
 from sisr_core.models.edsr import DIV2K_RGB_MEAN
 from sisr_core.models.registry import build_model, get_spec
+from sisr_core.resize import _cubic
 from sisr_core.weights import WeightsError, count_parameters, load_state, read_weights, save_weights
 
 KERAS_SOURCE = "Keras Image-Super-Resolution (converted)"
@@ -238,11 +239,6 @@ def import_weights(path: str | os.PathLike, name: str, out: str | os.PathLike) -
 # --- ONNX export --------------------------------------------------------------------------------------
 
 
-def _cubic(x: Tensor) -> Tensor:
-    a = x.abs()
-    return (1.5 * a**3 - 2.5 * a**2 + 1) * (a <= 1) + (-0.5 * a**3 + 2.5 * a**2 - 4 * a + 2) * ((a > 1) & (a <= 2))
-
-
 class BicubicUpsample(nn.Module):
     """MATLAB ``imresize(x, s, 'bicubic')`` for an integer ``s``, as a fixed convolution: traceable at any size.
 
@@ -296,7 +292,10 @@ def export_onnx(model, scale: int, path: str | os.PathLike, opset: int = 17) -> 
     """
     import warnings
 
-    import onnx
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError("ONNX export needs the onnx package: pip install 'sisr-studio[onnx]'") from None
 
     if model.scale is not None and scale != model.scale:
         raise ValueError(f"{model.name}: these weights are for x{model.scale}; export them at --scale {model.scale}")

@@ -114,9 +114,8 @@ def run_models(args: argparse.Namespace) -> int:
         shipped = ", ".join(f"x{s}" for s in r["weights"]) if r["weights"] else "none (train it)"
         if r["weights_note"]:
             shipped = r["weights_note"]
-        figures = "/".join(
-            f"{r['metrics'].get(f'x{s}', {}).get('Set5', {}).get('psnr', float('nan')):.2f}" for s in (2, 3, 4)
-        )
+        psnrs = [r["metrics"].get(f"x{s}", {}).get("Set5", {}).get("psnr") for s in (2, 3, 4)]
+        figures = " / ".join("-" if p is None else f"{p:.2f}" for p in psnrs)
         params = f"{r['params']:,}" if r["params"] else "-"
         default = " (default)" if r["default"] else ""
         print(f"{r['name'] + default:16s} {','.join(map(str, r['scales'])):10s} {params:>9s}  {shipped:28s} {figures}")

@@ -12,9 +12,10 @@ Keras HDF5 (titu1994/Image-Super-Resolution); the weight names tell the two layo
 The Keras project fed RGB in [0, 1]. Its pre-upsampling networks (sr, esr, dsr) were trained on PIL
 bicubic enlargements and its ``upscale`` used SciPy's default (bilinear) resize; imported, they run on
 our MATLAB bicubic enlargement (``LoadedModel.forward_rgb``) like every pre-upsampling network here.
-Its ResNet family was trained on a much blurrier LR (Gaussian blur, bicubic down and up, bilinear down)
-and over-sharpens benchmark LR: converted faithfully, it beats bicubic on that degradation only.
-Keras's non-local blocks max-pool phi and g by 2 over the flattened positions; ours attend over all.
+Its ``rnsr`` and the distilled student were trained on a much blurrier LR (Gaussian blur, bicubic down
+and up, bilinear down) and over-sharpen benchmark LR: converted faithfully, they beat bicubic on that
+degradation only. ``nlrnsr`` beats bicubic on benchmark LR, although Keras's non-local blocks max-pool
+phi and g by 2 over the flattened positions and ours attend over all positions.
 
 Official PyTorch state dicts (EDSR-PyTorch, WDSR): :func:`infer_config` reads the hyperparameters back
 from the tensor shapes, so such files load with only the model name known.

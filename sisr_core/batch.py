@@ -71,6 +71,9 @@ def plan_jobs(
         folder = src.parent if out_dir is None else Path(out_dir) / src.parent.relative_to(root)
         output = folder / f"{src.stem}{suffix}{ext}"
         intermediate = folder / f"{src.stem}{suffix}_bicubic{ext}" if save_intermediate else None
+        if output.resolve() == src.resolve():
+            errors.append(f"{src}: the output would replace the input; give a suffix or another folder")
+            continue
         jobs.append(Job(src, output, intermediate))
     return jobs, errors
 

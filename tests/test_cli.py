@@ -130,3 +130,10 @@ def test_outputs_equal_between_fast_and_patch(model_dir, photos, tmp_path):
                      "-o", str(tmp_path / mode), "-q"]) == 0
     fast, patch = (read_image(tmp_path / m / "a_x2.png").pixels for m in ("fast", "patch"))
     assert np.abs(fast * 255 - patch * 255).max() <= 1.01
+
+
+def test_input_is_never_the_output(model_dir, photos, capsys):
+    before = (photos / "a.png").read_bytes()
+    assert sisr(["upscale", str(photos / "a.png"), "-m", "fsrcnn", "--suffix", "", "--overwrite", "-q"]) == 2
+    assert "would replace the input" in capsys.readouterr().err
+    assert (photos / "a.png").read_bytes() == before

@@ -186,11 +186,11 @@ def run_train(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     from sisr_core.evaluation import evaluate, format_table
 
-    if not (args.model or args.weights):
-        print("error: give --model NAME or --weights FILE", file=sys.stderr)
+    if not (args.model or args.weights or args.opencv or args.baseline):
+        print("error: give --model NAME, --weights FILE, --opencv FILE or --baseline bicubic", file=sys.stderr)
         return 2
     rows = evaluate(args.model, args.weights, args.scale, args.data, baseline=args.baseline, rgb=args.rgb,
-                    ensemble=args.ensemble)
+                    ensemble=args.ensemble, opencv=args.opencv)
     print(format_table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
@@ -293,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=_scale, required=True)
     p.add_argument("--data", action="append", required=True, metavar="DIR", help="folder of HR images (repeatable)")
     p.add_argument("--baseline", choices=("bicubic",), help="add the bicubic row")
+    p.add_argument("--opencv", action="append", metavar="PB", help="add an OpenCV dnn_superres graph's row")
     p.add_argument("--rgb", action="store_true", help="also report RGB PSNR")
     p.add_argument("--ensemble", action="store_true")
     p.add_argument("--json", metavar="FILE")

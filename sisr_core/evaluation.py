@@ -20,14 +20,29 @@ def evaluate(
     baseline: str | None = None,
     rgb: bool = False,
     ensemble: bool = False,
+    opencv: list[str] | None = None,
 ) -> list[dict]:
-    """One row per (method, dataset): mean Y-PSNR/SSIM (and RGB PSNR if asked) and seconds per image."""
-    upscaler = Upscaler(model, weights, device="cpu") if (model or weights) else None
-    methods = ([("bicubic", None)] if baseline else []) + ([(upscaler.name, upscaler)] if upscaler else [])
+    """Rows for a network (name or weight file), optionally bicubic and OpenCV anchor graphs."""
+    methods: list = [("bicubic", None)] if baseline else []
+    if model or weights:
+        upscaler = Upscaler(model, weights, device="cpu")
+        methods.append((upscaler.name, upscaler))
+    for path in opencv or []:
+        from sisr_core.anchors import OpenCVUpscaler
+
+        anchor = OpenCVUpscaler(path)
+        methods.append((anchor.name, anchor))
+    return evaluate_methods(methods, scale, folders, rgb=rgb, ensemble=ensemble)
+
+
+def evaluate_methods(methods: list, scale: int, folders: list[str], rgb: bool = False, ensemble: bool = False) -> list[dict]:
+    """One row per (method, dataset): mean Y-PSNR/SSIM (and RGB PSNR if asked), seconds per image and
+    per output megapixel. A method is (label, object with ``upscale(tensor, scale)``), None for bicubic."""
     rows = []
     for folder in folders:
         hr_images = [mod_crop(to_float(load_rgb_uint8(f))[None], scale) for f in find_images(folder)]
         lr_images = [make_lr(hr, scale) for hr in hr_images]
+        megapixels = sum(hr.shape[-1] * hr.shape[-2] for hr in hr_images) / 1e6
         for label, up in methods:
             scores, seconds = [], 0.0
             for lr, hr in zip(lr_images, hr_images):
@@ -37,7 +52,8 @@ def evaluate(
                 scores.append((psnr(sr, hr, scale), ssim(sr, hr, scale), psnr(sr, hr, scale, test_y_channel=False)))
             p, s, prgb = np.mean(scores, axis=0)
             row = {"dataset": Path(folder).name, "method": label, "scale": scale, "psnr": round(float(p), 4),
-                   "ssim": round(float(s), 4), "seconds": round(seconds / len(scores), 4), "images": len(scores)}
+                   "ssim": round(float(s), 4), "seconds": round(seconds / len(scores), 4),
+                   "seconds_per_mp": round(seconds / megapixels, 4), "images": len(scores)}
             if rgb:
                 row["rgb_psnr"] = round(float(prgb), 4)
             rows.append(row)

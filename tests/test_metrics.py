@@ -51,3 +51,14 @@ def test_ycbcr_round_trip():
     assert torch.allclose(ycbcr_to_rgb(rgb_to_ycbcr(rgb)), rgb, atol=1e-5)
     white = rgb_to_ycbcr(torch.ones(1, 3, 1, 1)).flatten() * 255
     assert torch.allclose(white, torch.tensor([235.0, 128.0, 128.0]), atol=1e-3)
+
+
+def test_opencv_anchor_rows_in_eval():
+    from sisr_core.evaluation import evaluate
+
+    anchors = SET5.parents[2] / "anchors" / "opencv_dnn_superres"
+    rows = evaluate(None, None, 2, [str(SET5)], baseline="bicubic", opencv=[str(anchors / "ESPCN_x2.pb")])
+    by_method = {r["method"]: r for r in rows}
+    assert set(by_method) == {"bicubic", "opencv-espcn"}
+    assert by_method["opencv-espcn"]["psnr"] > by_method["bicubic"]["psnr"] + 0.5
+    assert by_method["opencv-espcn"]["seconds_per_mp"] > 0

@@ -46,7 +46,7 @@ def main() -> None:
     metrics = {}
     for scale in scales:
         rows = evaluate(None, str(source), scale, folders)
-        metrics[f"x{scale}"] = {r["dataset"]: {"psnr": r["psnr"], "ssim": r["ssim"]} for r in rows}
+        metrics[f"x{scale}"] = {r["dataset"]: {k: r[k] for k in ("psnr", "ssim", "seconds_per_mp")} for r in rows}
         print(f"x{scale}: " + ", ".join(f"{r['dataset']} {r['psnr']:.2f} dB / {r['ssim']:.4f}" for r in rows))
     meta["metrics"] = metrics
     meta["speed"] = {"seconds_1000x1000_x2": seconds_for_1000px(source), "threads": torch.get_num_threads()}

@@ -212,7 +212,6 @@ def test_official_state_dicts_load_without_renaming(tmp_path, model, scale, conf
         assert torch.allclose(loaded.network(x), original(x), atol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="engine.load_model does not call importers.state_dict_metadata yet (issue 8)")
 def test_engine_loads_official_files_by_model_name(tmp_path):
     original, path = _official_checkpoint(tmp_path, "edsr", 2, dict(num_feat=16, num_block=1, rgb_range=255), "module")
     loaded = load_model("edsr", None, path)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from sisr_core.inference.color import rgb_to_ycbcr, ycbcr_to_rgb
+from sisr_core.importers import INFERABLE_MODELS, state_dict_metadata
 from sisr_core.io import ImageData
 from sisr_core.inference.tiling import tile_for_budget, upscale_tiled
 from sisr_core.models.registry import ModelSpec, build_model, get_spec
@@ -128,6 +129,8 @@ def load_model(
     else:
         path = Path(weights)
     state, meta = read_weights(path)
+    if not meta and name in INFERABLE_MODELS:  # an official EDSR/WDSR file: its config from its shapes
+        meta = state_dict_metadata(name, state, path.name)
     name = meta.get("model", name)
     if name is None:
         raise WeightsError(f"{path}: the file does not say which model it is; pass the model name")

@@ -1,0 +1,111 @@
+"""Regenerate the README's model table from the shipped weights' metadata and live anchor runs.
+
+Usage: .venv/bin/python scripts/model_table.py [--write]   (--write replaces the table in README.md)
+Our rows are the figures publish_weights.py measured with sisr_core.evaluation (what `sisr eval`
+prints); bicubic and OpenCV's dnn_superres graphs are measured here by the same code.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from sisr_core.anchors import OpenCVUpscaler, find_anchors
+from sisr_core.evaluation import evaluate_methods
+from sisr_core.inference.engine import weight_file_for
+from sisr_core.models.registry import get_spec, list_models
+from sisr_core.weights import read_metadata
+from sisr_core.zoo import default_model, parameter_count
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+BENCH = [str(SHARED / "datasets" / "benchmark" / n) for n in ("Set5", "Set14")]
+PRE_FAMILY, SMALL = {"sr", "esr", "dsr", "ddsr"}, {"espcn", "fsrcnn", "distilled_rnsr"}
+START, END = "<!-- model-table:start -->", "<!-- model-table:end -->"
+
+
+def target(name: str, scale: int, is_default: bool) -> float | None:
+    """The issue's Set5 Y-PSNR floor for a network and scale (None: judged by eye, e.g. srgan)."""
+    if name == "srgan":
+        return None
+    if is_default and scale in (2, 4):
+        return {2: 37.6, 4: 31.4}[scale]
+    if scale == 2:
+        return 36.4 if name in PRE_FAMILY else 36.8 if name in SMALL else 37.3
+    return {3: 32.5, 4: 30.2}[scale]
+
+
+def fmt(m: dict | None) -> str:
+    return "-" if not m else f"{m['psnr']:.2f} / {m['ssim']:.4f}"
+
+
+def our_rows(default: str) -> list[str]:
+    lines = []
+    for name in list_models():
+        spec = get_spec(name)
+        for scale in (2, 3, 4):
+            path = weight_file_for(name, scale)
+            meta = read_metadata(path) if path else {}
+            metrics = meta.get("metrics", {}).get(f"x{scale}", {})
+            params = f"{parameter_count(name, scale, **meta.get('config', {})):,}"
+            label = f"**{name}** (default)" if name == default else name
+            goal = target(name, scale, name == default)
+            if not metrics:
+                status = "official weights: `sisr import-weights`" if not spec.shipped_weights else "not trained yet"
+                lines.append(f"| {label} | x{scale} | {params} | - | - | - | {status} |")
+                continue
+            set5 = metrics.get("Set5")
+            speed = set5.get("seconds_per_mp") if set5 else None
+            if goal is None:
+                status = "perceptual (judged by eye)"
+            elif set5["psnr"] >= goal:
+                status = f"meets {goal}"
+            else:
+                steps = meta.get("training", {}).get("steps", "?")
+                status = f"**miss**: {set5['psnr']:.2f} < {goal} after {steps} steps; needs more training"
+            lines.append(f"| {label} | x{scale} | {params} | {fmt(set5)} | {fmt(metrics.get('Set14'))} | "
+                         f"{'-' if speed is None else f'{speed:.2f}'} | {status} |")
+    return lines
+
+
+def anchor_rows() -> list[str]:
+    lines = []
+    for scale in (2, 3, 4):
+        methods = [("bicubic", None)]
+        for path in find_anchors(SHARED / "anchors" / "opencv_dnn_superres"):
+            anchor = OpenCVUpscaler(path)
+            if anchor.scale == scale:
+                methods.append((anchor.name, anchor))
+        rows = evaluate_methods(methods, scale, BENCH)
+        for label, _ in methods:
+            by_set = {r["dataset"]: r for r in rows if r["method"] == label}
+            speed = by_set["Set5"]["seconds_per_mp"]
+            lines.append(f"| {label} | x{scale} | - | {fmt(by_set['Set5'])} | {fmt(by_set['Set14'])} | {speed:.2f} | anchor |")
+    return lines
+
+
+def table() -> str:
+    head = ["| network | scale | params | Set5 PSNR / SSIM | Set14 PSNR / SSIM | s per output MP | target (Set5 dB) |",
+            "|---|---|---|---|---|---|---|"]
+    return "\n".join(head + our_rows(default_model()) + anchor_rows())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--write", action="store_true", help="replace the table in README.md")
+    args = p.parse_args()
+    text = table()
+    if not args.write:
+        print(text)
+        return
+    readme = REPO / "README.md"
+    body = readme.read_text()
+    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+    if not pattern.search(body):
+        raise SystemExit(f"README.md has no {START} ... {END} block")
+    readme.write_text(pattern.sub(lambda _: f"{START}\n{text}\n{END}", body))
+    print("README.md table updated")
+
+
+if __name__ == "__main__":
+    main()

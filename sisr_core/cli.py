@@ -223,6 +223,20 @@ def run_import_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_add_model(args: argparse.Namespace) -> int:
+    from sisr_core.importers import add_model
+    from sisr_core.models.registry import UnknownModelError
+    from sisr_core.weights import WeightsError
+
+    try:
+        target = add_model(args.file, args.model, overwrite=args.overwrite)
+    except (WeightsError, UnknownModelError, ValueError, FileExistsError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"installed {target}; it is listed by `sisr models`")
+    return 0
+
+
 def run_export(args: argparse.Namespace) -> int:
     from sisr_core.importers import export_onnx
     from sisr_core.inference.engine import NoWeightsError, load_model
@@ -298,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ensemble", action="store_true")
     p.add_argument("--json", metavar="FILE")
     p.set_defaults(func=run_eval)
+
+    p = sub.add_parser("add-model", help="check a weight file and install it in your model folder")
+    p.add_argument("file", help="our .safetensors, an official EDSR/WDSR .pt/.pth, or a Keras .h5 file")
+    p.add_argument("--model", help="network name (needed for official and Keras files)")
+    p.add_argument("--overwrite", action="store_true", help="replace an installed model of the same name")
+    p.set_defaults(func=run_add_model)
 
     p = sub.add_parser("import-keras", help="convert the Keras project's HDF5 weights to a weight file of ours")
     p.add_argument("file", metavar="FILE.h5")

@@ -325,3 +325,51 @@ def export_onnx(model, scale: int, path: str | os.PathLike, opset: int = 17) -> 
         proto.metadata_props.add(key=key, value=value)
     onnx.save(proto, str(path))
     return path
+
+
+# --- Installing a model for the user --------------------------------------------------------------------
+
+
+def add_model(path: str | os.PathLike, name: str | None = None, overwrite: bool = False) -> Path:
+    """Check a weight file (keys, shapes, a tiny forward pass) and install it in the user's model folder.
+
+    Accepts our safetensors files, official EDSR/WDSR state dicts and the Keras project's HDF5 files
+    (``name`` needed for the last two). Returns the installed file, named as the loader finds it.
+    """
+    import shutil
+    import tempfile
+
+    from sisr_core.inference.engine import load_model
+    from sisr_core.weights import user_models_dir, weights_filename
+
+    path = Path(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        converted = Path(tmp) / "converted.safetensors"
+        if path.suffix.lower() == ".h5":
+            if name not in KERAS_MODELS:
+                raise ValueError(f"{path}: a Keras file needs --model, one of {', '.join(KERAS_MODELS)}")
+            import_keras(path, name, converted)
+        elif name in INFERABLE_MODELS and not read_weights(path)[1]:
+            import_weights(path, name, converted)
+        else:
+            state, meta = read_weights(path)
+            if not meta:
+                raise WeightsError(f"{path}: the file does not say which network it is; pass --model "
+                                   f"({', '.join(INFERABLE_MODELS + KERAS_MODELS)})")
+            save_weights(converted, state, {**meta, "imported_from": path.name}, half=False)
+        model = load_model(weights=converted)
+        scale = model.scale or 2
+        size = max(16, model.spec.min_size)
+        with torch.no_grad():
+            out = model.forward_rgb(torch.rand(1, 3, size, size), scale)
+        if out.shape != (1, 3, size * scale, size * scale) or not torch.isfinite(out).all():
+            raise WeightsError(f"{path}: a test run gave {tuple(out.shape)} {'' if torch.isfinite(out).all() else 'non-finite '}"
+                               f"output instead of (1, 3, {size * scale}, {size * scale})")
+        target = user_models_dir() / weights_filename(model.name, None if model.spec.multi_scale else scale)
+        if target.exists() and not overwrite:
+            raise FileExistsError(f"{target}: a model is installed there already (use --overwrite to replace it)")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.part")
+        shutil.copyfile(converted, partial)
+        os.replace(partial, target)
+    return target

@@ -9,7 +9,7 @@ import torch
 
 from sisr_core.inference.engine import available_scales, weight_file_for
 from sisr_core.models.registry import build_model, get_spec, list_models
-from sisr_core.weights import count_parameters, read_metadata
+from sisr_core.weights import count_parameters, read_metadata, shipped_weights_dir
 
 MAX_DEFAULT_SECONDS = 10.0  # a 1000x1000 photo x2 on a 2-core CPU
 FALLBACK_DEFAULT = "wdsr-a"
@@ -45,11 +45,15 @@ def model_rows() -> list[dict]:
     for name in list_models():
         spec = get_spec(name)
         scales = available_scales(name)
-        metrics, training = {}, {}
+        metrics, training, sources = {}, {}, {}
         for s in scales if not spec.multi_scale else scales[:1]:
-            meta = read_metadata(weight_file_for(name, s))
+            path = weight_file_for(name, s)
+            meta = read_metadata(path)
+            key = f"x{s}" if not spec.multi_scale else "all"
             metrics.update(meta.get("metrics", {}))
-            training[f"x{s}" if not spec.multi_scale else "all"] = meta.get("training", {})
+            training[key] = meta.get("training", {})
+            origin = "shipped" if path.parent == shipped_weights_dir() else "yours"
+            sources[key] = f"{meta.get('source', 'unknown')} ({origin}: {path})"
         rows.append(
             {
                 "name": name,
@@ -63,6 +67,7 @@ def model_rows() -> list[dict]:
                 "weights_note": "" if spec.shipped_weights else "official EDSR-PyTorch weights (load with --weights)",
                 "metrics": metrics,
                 "training": training,
+                "sources": sources,
                 "default": name == default,
                 "tile_exact": spec.tile_exact,
             }

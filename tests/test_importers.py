@@ -292,3 +292,30 @@ def test_cli_export_rounds_like_sisr_upscale_fast(tmp_path, keras_weights):
     exported = _run_onnx(onnx_path, lr)
     levels = ((exported * 255).round() - (ours * 255).round()).abs()
     assert levels.max() <= 1 and (levels > 0).float().mean() < 1e-3  # float rounding flips a rare level
+
+
+def test_add_model_checks_and_installs(tmp_path, monkeypatch, capsys):
+    from sisr_core.cli import main as sisr
+    from sisr_core.zoo import model_rows
+
+    monkeypatch.setenv("SISR_USER_DIR", str(tmp_path / "user"))
+    monkeypatch.setenv("SISR_WEIGHTS_DIR", str(tmp_path / "none"))
+    keras = KERAS_DIR / "SR Weights 2X.h5"
+    assert sisr(["add-model", str(keras), "--model", "sr"]) == 0
+    installed = tmp_path / "user" / "models" / "sr.safetensors"
+    assert installed.is_file()
+    row = next(r for r in model_rows() if r["name"] == "sr")
+    assert "Keras" in row["sources"]["all"] and "yours" in row["sources"]["all"]
+    assert sisr(["add-model", str(keras), "--model", "sr"]) == 2  # never replaced silently
+    assert "already" in capsys.readouterr().err
+    # an official EDSR file by model name; a file that does not fit is refused and nothing is installed
+    _, official = _official_checkpoint(tmp_path, "edsr-baseline", 3, dict(num_feat=16, num_block=2, rgb_range=255), "module")
+    assert sisr(["add-model", str(official), "--model", "edsr-baseline"]) == 0
+    assert (tmp_path / "user" / "models" / "edsr-baseline_x3.safetensors").is_file()
+    broken = tmp_path / "broken.pth"
+    state = torch.load(official, weights_only=True)
+    state.pop(next(iter(state)))  # a missing tensor
+    torch.save(state, broken)
+    assert sisr(["add-model", str(broken), "--model", "edsr-baseline", "--overwrite"]) == 2
+    assert "missing keys" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "user" / "models").iterdir()) == ["edsr-baseline_x3.safetensors", "sr.safetensors"]

@@ -16,7 +16,7 @@ from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, qVersion
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication, QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
+    QApplication, QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
     QPushButton, QScrollArea, QTabWidget, QToolBar, QVBoxLayout, QWidget,
 )
 
@@ -171,6 +171,8 @@ class MainWindow(QMainWindow):
         train = a("&Train a network…", self.open_training_wizard, QKeySequence("Ctrl+T"), "mdi6.school",
                   "Train or fine-tune a network on your images")
         about = a("&About SISR Studio", self.about, QKeySequence.HelpContents, "mdi6.information")
+        add_model = a("Add &model…", self.add_model_dialog, None, "mdi6.brain",
+                      "Check a weight file and add it to the network picker")
 
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
@@ -180,6 +182,8 @@ class MainWindow(QMainWindow):
         file_menu.addActions([self.paste_action])
         file_menu.addSeparator()
         file_menu.addActions([self.save_action, self.save_as_action])
+        file_menu.addSeparator()
+        file_menu.addAction(add_model)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         image_menu = menu.addMenu("&Image")
@@ -522,6 +526,34 @@ class MainWindow(QMainWindow):
         wizard.show()
         self.wizard = wizard
         return wizard
+
+    def add_model_dialog(self) -> Worker | None:
+        """Pick a weight file (and, when the file cannot say, its network), then add it in a worker."""
+        path, _ = QFileDialog.getOpenFileName(self, "Add a model", self.settings.folder("model"),
+                                              "Weights (*.safetensors *.pth *.pt *.ckpt *.h5)")
+        if not path:
+            return None
+        name = None
+        if not path.endswith(".safetensors"):
+            names = sorted(self.panel.rows)
+            name, ok = QInputDialog.getItem(self, "Add a model", "Which network are these weights for?", names, 0, False)
+            if not ok:
+                return None
+        return self.add_model(path, name)
+
+    def add_model(self, path: str | Path, name: str | None = None) -> Worker:
+        """Check and install a weight file (sisr_core.importers.add_model), then refresh the picker."""
+        self.settings.set_folder("model", str(Path(path).parent))
+
+        def task(report, aborted):
+            from sisr_core.importers import add_model
+
+            return add_model(path, name)
+
+        worker = Worker(task, f"Could not add {Path(path).name}")
+        worker.returned.connect(lambda target: (self.load_models(), self.statusBar().showMessage(
+            f"Model added: {target}", 10000)))
+        return self.workers.start(worker)
 
     def about(self) -> None:
         versions = {"SISR Studio": metadata.version("sisr-studio"), "Python": platform.python_version(),

@@ -235,3 +235,14 @@ def test_settings_persist(window, settings):
     window.close()
     again = Settings(settings.store)
     assert again.model == "fsrcnn" and again.patch_size == 96 and again.geometry is not None
+
+
+def test_add_model_lists_it_and_refuses_a_bad_file(window, qtbot, tmp_path):
+    keras = ROOT.parent / "shared" / "anchors" / "seed_keras_weights" / "SR Weights 2X.h5"
+    window.add_model(keras, "sr")
+    qtbot.waitUntil(lambda: "sr" in window.panel.trained_names(), timeout=60000)
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not weights")
+    window.add_model(bad, "edsr")
+    qtbot.waitUntil(lambda: "Could not add bad.pth" in window.last_error, timeout=30000)
+    assert window.isVisible()

@@ -39,6 +39,7 @@ def add_upscale_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
     p.add_argument("--save-intermediate", action="store_true", help="also write the bicubic-enlarged image")
     p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--half", action="store_true", help="half precision (GPU only: faster, less memory)")
     p.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (slower, slightly better)")
     p.add_argument("--recursive", action="store_true", help="look into sub-folders of input folders")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -64,7 +65,8 @@ def run_upscale(args: argparse.Namespace) -> int:
         print("error: no input images", file=sys.stderr)
         return 2
     try:
-        upscaler = Upscaler(args.model or (None if args.weights else default_model()), args.weights, args.device)
+        upscaler = Upscaler(args.model or (None if args.weights else default_model()), args.weights, args.device,
+                            half=args.half)
         upscaler.plan(args.scale)
     except (UnknownModelError, NoWeightsError, WeightsError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -137,3 +137,8 @@ def test_input_is_never_the_output(model_dir, photos, capsys):
     assert sisr(["upscale", str(photos / "a.png"), "-m", "fsrcnn", "--suffix", "", "--overwrite", "-q"]) == 2
     assert "would replace the input" in capsys.readouterr().err
     assert (photos / "a.png").read_bytes() == before
+
+
+def test_half_precision_is_refused_on_cpu(model_dir, photos, capsys):
+    assert sisr(["upscale", str(photos / "a.png"), "-m", "fsrcnn", "--device", "cpu", "--half", "-q"]) == 2
+    assert "half precision needs a GPU" in capsys.readouterr().err

@@ -25,7 +25,8 @@ def loaded(name: str, scale: int, **config) -> LoadedModel:
 def upscaler_with(*models: LoadedModel) -> Upscaler:
     """An Upscaler whose networks are given (bypassing weight files)."""
     up = Upscaler.__new__(Upscaler)
-    up.device, up._weights, up.name, up.spec = torch.device("cpu"), "in-memory", models[0].name, models[0].spec
+    up.device, up.dtype, up._weights = torch.device("cpu"), torch.float32, "in-memory"
+    up.name, up.spec = models[0].name, models[0].spec
     up._loaded = {m.scale: m for m in models}
     return up
 

@@ -194,12 +194,18 @@ def _ensemble(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> to
 class Upscaler:
     """A network by name (or a weight file), loaded per native scale as needed."""
 
-    def __init__(self, model: str | None = None, weights: str | os.PathLike | None = None, device: str = "auto"):
+    def __init__(
+        self, model: str | None = None, weights: str | os.PathLike | None = None, device: str = "auto", half: bool = False
+    ):
         self.device = select_device(device)
+        if half and self.device.type not in ("cuda", "mps"):
+            raise ValueError("half precision needs a GPU (cuda or mps); on the CPU it would only be slower")
+        self.dtype = torch.float16 if half else torch.float32
         self._weights = weights
         self._loaded: dict[int | None, LoadedModel] = {}
         if weights is not None:
             first = load_model(model, None, weights, self.device)
+            first.network.to(self.dtype)
             self._loaded[first.scale] = first
             model = first.name
         if model is None:
@@ -222,6 +228,7 @@ class Upscaler:
             if self._weights is not None and key is not None:
                 raise NoWeightsError(f"{self._weights}: these weights are for x{next(iter(self._loaded))} only")
             self._loaded[key] = load_model(self.name, scale, None, self.device)
+            self._loaded[key].network.to(self.dtype)
         return self._loaded[key]
 
     def plan(self, scale: int) -> tuple[list[int], bool]:
@@ -257,7 +264,7 @@ class Upscaler:
         if mode not in ("auto", "fast", "patch"):
             raise ValueError(f"mode must be auto, fast or patch, got {mode!r}")
         passes, downscale = self.plan(scale)
-        x = image.to(self.device, torch.float32)
+        x = image.to(self.device, self.dtype)
         out_size = (image.shape[-2] * scale, image.shape[-1] * scale)
         steps_done = 0
         total_steps = len(passes)
@@ -288,7 +295,7 @@ class Upscaler:
                 steps_done += 1
         if downscale:
             x = imresize(x, size=out_size).clamp(0, 1)
-        return x
+        return x.float()
 
     def _pixel_function(self, model: LoadedModel, scale: int, channels: int) -> Callable:
         """LR tile (1, C, h, w) -> HR tile for this image's channel layout (grey/RGB, alpha)."""

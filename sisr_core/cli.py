@@ -225,6 +225,20 @@ def run_import_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_bench(args: argparse.Namespace) -> int:
+    import os
+
+    from sisr_core.bench import run_bench as bench
+
+    threads = args.threads or os.cpu_count() or 1
+    print(f"{args.size}x{args.size} input, {threads} threads, best of {args.repeat}; each case in its own process")
+    result = bench(args.models, args.scales, args.size, threads, args.repeat, args.vs_opencv)
+    print(f"fp32 matmul: {result['matmul_gflops']:.1f} GFLOP/s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
 def run_add_model(args: argparse.Namespace) -> int:
     from sisr_core.importers import add_model
     from sisr_core.models.registry import UnknownModelError
@@ -314,6 +328,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ensemble", action="store_true")
     p.add_argument("--json", metavar="FILE")
     p.set_defaults(func=run_eval)
+
+    p = sub.add_parser("bench", help="speed, throughput and peak memory of the networks (and OpenCV's)")
+    p.add_argument("--models", nargs="+", metavar="NAME", help="networks to time (default: all)")
+    p.add_argument("--scales", nargs="+", type=_scale, default=[2], help="scales (default 2)")
+    p.add_argument("--size", type=int, default=1000, help="input side in pixels (default 1000)")
+    p.add_argument("--repeat", type=int, default=1, help="timed runs per case; the best is kept")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    p.add_argument("--vs-opencv", action="store_true", help="add OpenCV's FSRCNN/ESPCN and the speed ratios")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.set_defaults(func=run_bench)
 
     p = sub.add_parser("add-model", help="check a weight file and install it in your model folder")
     p.add_argument("file", help="our .safetensors, an official EDSR/WDSR .pt/.pth, or a Keras .h5 file")

@@ -142,3 +142,13 @@ def test_input_is_never_the_output(model_dir, photos, capsys):
 def test_half_precision_is_refused_on_cpu(model_dir, photos, capsys):
     assert sisr(["upscale", str(photos / "a.png"), "-m", "fsrcnn", "--device", "cpu", "--half", "-q"]) == 2
     assert "half precision needs a GPU" in capsys.readouterr().err
+
+
+def test_bench_runs_on_a_tiny_case(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert sisr(["bench", "--models", "espcn", "--scales", "2", "--size", "24", "--vs-opencv", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    ours, opencv = result["rows"][0], result["rows"][1]
+    assert ours["name"] == "espcn" and ours["gflop"] > 0 and 0 < ours["fraction_of_matmul"]
+    assert opencv["name"] == "opencv-espcn" and opencv["ours_speedup"] > 0
+    assert result["matmul_gflops"] > 0 and "GFLOP/s" in capsys.readouterr().out

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The recipes of the weights shipped in weights/: each run is resumable (run folders in runs/),
 # so this script can be stopped and started again; a finished run is skipped.
-# Usage: scripts/train_shipped.sh [RUN_NAME ...]   (default: all, in order)
+# Usage: scripts/train_shipped.sh [RUN_NAME ...]   e.g. fsrcnn_x2 fsrcnn_x3 (pre-upsampling nets: sr_xall)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SISR=${SISR:-.venv/bin/sisr}
@@ -16,17 +16,33 @@ train() {  # train RUN_NAME ARGS...: start or resume runs/RUN_NAME
   else "$SISR" train "$@" "${COMMON[@]}" --threads "$THREADS" --out "$run"; fi
 }
 
+# x2 first; x3 and x4 start from the x2 weights (all but the upsampler carry over).
 recipe() {
-  case $1 in
-    wdsr-a_x2) train "$1" --model wdsr-a --scale 2 --steps 40000 --lr 1e-3 --batch 16 --patch 48 ;;
-    fsrcnn_x2) train "$1" --model fsrcnn --scale 2 --steps 20000 --lr 1e-3 --batch 16 --patch 40 ;;
-    fsrcnn_x3|fsrcnn_x4)
-      train "$1" --model fsrcnn --scale "${1#fsrcnn_x}" --steps 10000 --lr 5e-4 --batch 16 --patch 32 \
-        --init runs/fsrcnn_x2/final.safetensors ;;
+  local run=$1 name=${1%_x*} scale=${1##*_x}
+  local init=() lr=${LR:-} steps
+  if [ "$scale" != 2 ] && [ "$scale" != all ]; then
+    init=(--init "runs/${name}_x2/final.safetensors")
+  fi
+  case $name in
+    fsrcnn)          steps=20000; set -- --lr "${lr:-1e-3}" --patch 40 ;;
+    espcn)           steps=20000; set -- --lr "${lr:-1e-3}" --patch 32 ;;
+    distilled_rnsr)  steps=20000; set -- --lr "${lr:-5e-4}" --patch 48 --teacher "runs/rnsr_x$scale/final.safetensors" ;;
+    wdsr-a|wdsr-b)   steps=40000; set -- --lr "${lr:-1e-3}" --patch 48 ;;
+    rnsr|nlrnsr|srresnet|edsr-baseline|fdsrcnn) steps=30000; set -- --lr "${lr:-5e-4}" --patch 48 ;;
+    sr|esr|dsr|ddsr) steps=20000; set -- --lr "${lr:-5e-4}" --patch 32 --scales 2 3 4 ;;
+    srgan)           steps=10000; set -- --lr "${lr:-1e-4}" --patch 32 --adversarial 0.005 \
+                        --init "runs/srresnet_x$scale/final.safetensors" ;;
     *) echo "unknown run $1" >&2; return 2 ;;
   esac
+  [ "$scale" = all ] && scale=2
+  [ "$name" = srgan ] && init=()
+  [ "$scale" = 2 ] || steps=10000
+  train "$run" --model "$name" --scale "$scale" --steps "$steps" --batch 16 "$@" "${init[@]}"
 }
 
 runs=("$@")
-[ ${#runs[@]} -gt 0 ] || runs=(wdsr-a_x2)
+if [ ${#runs[@]} -eq 0 ]; then
+  echo "usage: $0 RUN_NAME ... (e.g. wdsr-a_x2 fsrcnn_x2 fsrcnn_x3 sr_xall)" >&2
+  exit 2
+fi
 for r in "${runs[@]}"; do recipe "$r"; done

@@ -201,23 +201,22 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_import_keras(args: argparse.Namespace) -> int:
     from sisr_core.importers import import_keras
-    from sisr_core.weights import WeightsError
 
-    try:
-        out = import_keras(args.file, args.model, args.output)
-    except (WeightsError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {out}")
-    return 0
+    return _convert(import_keras, args)
 
 
 def run_import_weights(args: argparse.Namespace) -> int:
     from sisr_core.importers import import_weights
+
+    return _convert(import_weights, args)
+
+
+def _convert(convert, args: argparse.Namespace) -> int:
+    """Run an importer (file, model, output) and report its result or its one-line error."""
     from sisr_core.weights import WeightsError
 
     try:
-        out = import_weights(args.file, args.model, args.output)
+        out = convert(args.file, args.model, args.output)
     except (WeightsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -30,3 +30,15 @@ test: $(TEST_STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# The one-folder app bundle dist/SISR Studio/ (pyinstaller.spec); check it with packaging/check_bundle.py.
+PACKAGE_STAMP := $(VENV)/.installed-package
+.PHONY: package
+
+$(PACKAGE_STAMP): $(STAMP)
+	$(BIN)/pip install -e ".[package]"
+	touch $@
+
+package: $(PACKAGE_STAMP)
+	$(BIN)/pyinstaller --noconfirm pyinstaller.spec
+	@du -sh "dist/SISR Studio"

@@ -246,3 +246,21 @@ def test_add_model_lists_it_and_refuses_a_bad_file(window, qtbot, tmp_path):
     window.add_model(bad, "edsr")
     qtbot.waitUntil(lambda: "Could not add bad.pth" in window.last_error, timeout=30000)
     assert window.isVisible()
+
+
+def test_cancel_during_batch_leaves_no_partial_file(window, qtbot, tmp_path):
+    inputs, outputs = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    for i in range(8):
+        save_png(inputs / f"p{i}.png", 200, 240, seed=i)
+    window.batch.input.setText(str(inputs))
+    window.batch.output.setText(str(outputs))
+    qtbot.mouseClick(window.batch.start_button, Qt.LeftButton)
+    first = lambda: window.batch.files.topLevelItemCount() == 8 and window.batch.files.topLevelItem(0).text(1) == "done"
+    qtbot.waitUntil(first, timeout=60000)
+    qtbot.mouseClick(window.batch.cancel_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.batch.worker is None, timeout=30000)
+    written = sorted(outputs.iterdir())
+    assert 1 <= len(written) < 8
+    for path in written:  # only complete outputs, each a whole image
+        assert not path.name.startswith(".") and Image.open(path).size == (480, 400)

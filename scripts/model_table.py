@@ -51,7 +51,7 @@ def our_rows(default: str) -> list[str]:
             label = f"**{name}** (default)" if name == default else name
             goal = target(name, scale, name == default)
             if not metrics:
-                status = "official weights: `sisr import-weights`" if not spec.shipped_weights else "not trained yet"
+                status = "official weights: `sisr add-model FILE --model edsr`" if not spec.shipped_weights else "not trained yet"
                 lines.append(f"| {label} | x{scale} | {params} | - | - | - | {status} |")
                 continue
             set5 = metrics.get("Set5")

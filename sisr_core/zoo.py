@@ -64,7 +64,7 @@ def model_rows() -> list[dict]:
                 "color": "y" if spec.default_config.get("num_in_ch", 3) == 1 else "rgb",
                 "params": parameter_count(name),
                 "weights": scales,
-                "weights_note": "" if spec.shipped_weights else "official EDSR-PyTorch weights (load with --weights)",
+                "weights_note": "" if spec.shipped_weights else "official weights: sisr add-model FILE --model edsr",
                 "metrics": metrics,
                 "training": training,
                 "sources": sources,

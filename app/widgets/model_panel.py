@@ -23,8 +23,8 @@ def describe(row: dict, scale: int) -> str:
     set5 = row.get("metrics", {}).get(f"x{scale}", {}).get("Set5", {})
     if "psnr" in set5:
         lines.append(f"Set5 ×{scale}: <b>{set5['psnr']:.2f} dB</b> PSNR")
-    if "seconds" in set5:
-        lines.append(f"Speed: {set5['seconds']:.2f} s per Set5 image")
+    if "seconds_per_mp" in set5:
+        lines.append(f"Speed: {set5['seconds_per_mp']:.2f} s per output megapixel (measured)")
     else:
         lines.append(f"Speed: ≈ {estimated_seconds(row, scale):.1f} s per megapixel (estimate)")
     if row["weights"]:

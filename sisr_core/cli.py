@@ -73,9 +73,12 @@ def run_upscale(args: argparse.Namespace) -> int:
         return 2
     failed = len(errors)
     files = tqdm(jobs, unit="file", disable=args.quiet or len(jobs) < 2, leave=False)
-    tiles = tqdm(unit="tile", disable=args.quiet, leave=False)
+    tiles = tqdm(unit="tile", disable=True, leave=False)
 
     def progress(done: int, total: int) -> None:
+        nonlocal tiles
+        if tiles.disable and total > 1 and not args.quiet:  # a bar only for work in several tiles
+            tiles = tqdm(unit="tile", leave=False)
         tiles.total = total
         tiles.n = done
         tiles.refresh()
@@ -85,7 +88,8 @@ def run_upscale(args: argparse.Namespace) -> int:
             result = run_job(job, upscaler, args.scale, overwrite=args.overwrite, quality=args.quality,
                              mode=args.mode, tile=args.patch_size, overlap=args.overlap, ensemble=args.ensemble,
                              progress=progress)
-            tiles.reset()
+            tiles.close()
+            tiles = tqdm(unit="tile", disable=True, leave=False)
             for w in result.warnings:
                 tqdm.write(f"warning: {w}", file=sys.stderr)
             if result.status == "failed":

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 from sisr_core.data.datasets import find_images, load_rgb_uint8, to_float
 from sisr_core.inference.engine import Upscaler, bicubic_upscale
 from sisr_core.metrics import make_lr, mod_crop, psnr, ssim
@@ -49,7 +48,8 @@ def evaluate_methods(methods: list, scale: int, folders: list[str], rgb: bool = 
                 started = time.perf_counter()
                 sr = bicubic_upscale(lr, scale) if up is None else up.upscale(lr, scale, mode="fast", ensemble=ensemble)
                 seconds += time.perf_counter() - started
-                scores.append((psnr(sr, hr, scale), ssim(sr, hr, scale), psnr(sr, hr, scale, test_y_channel=False)))
+                rgb_psnr = psnr(sr, hr, scale, test_y_channel=False) if rgb else float("nan")
+                scores.append((psnr(sr, hr, scale), ssim(sr, hr, scale), rgb_psnr))
             p, s, prgb = np.mean(scores, axis=0)
             row = {"dataset": Path(folder).name, "method": label, "scale": scale, "psnr": round(float(p), 4),
                    "ssim": round(float(s), 4), "seconds": round(seconds / len(scores), 4),

@@ -277,8 +277,9 @@ class Upscaler:
             radius = model.receptive_radius
             ov = radius if overlap is None else overlap
             multiple = model.spec.size_multiple
-            tile_px = tile or tile_for_budget(self._bytes_per_pixel(model, native), memory_budget, ov)
-            fits = x.shape[-2] * x.shape[-1] * self._bytes_per_pixel(model, native) <= memory_budget
+            bytes_per_pixel = self._bytes_per_pixel(model, native)
+            tile_px = tile or tile_for_budget(bytes_per_pixel, memory_budget, ov)
+            fits = x.shape[-2] * x.shape[-1] * bytes_per_pixel <= memory_budget
             if mode == "fast" or (mode == "auto" and fits):
                 x = fn(x)
                 steps_done += 1

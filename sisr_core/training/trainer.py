@@ -218,7 +218,7 @@ class TrainingRun:
         torch.manual_seed(cfg.seed + rank)
         self.out.mkdir(parents=True, exist_ok=True)
         ckpt = self._load_checkpoint()
-        net = self._network()
+        net = self._network().to(memory_format=torch.channels_last)  # channels-last: oneDNN convs train ~30% faster on CPUs
         optim = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
         ema = AveragedModel(net, avg_fn=ema_average(cfg.ema), use_buffers=True) if cfg.ema else None
         disc, optim_d, perceptual = self._gan_parts()
@@ -252,6 +252,7 @@ class TrainingRun:
                     break
                 lr_batch, hr_batch, scale = next(batches)
                 inp, target = self._to_net_space(lr_batch, hr_batch, int(scale))
+                inp = inp.contiguous(memory_format=torch.channels_last)
                 for group in optim.param_groups:
                     group["lr"] = self._lr_at(self.step)
                 sr = model(inp)

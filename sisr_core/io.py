@@ -4,6 +4,12 @@ Pillow reads every supported format and all metadata (EXIF, ICC, frames); it los
 16-bit colour PNG and 16-bit/float TIFF, so those pixels come from OpenCV (PNG, decoded from bytes so
 any path works) and tifffile. Writes are atomic: a hidden ``.part`` file beside the target, fsynced,
 then moved into place.
+
+Huge images: ``read_image(..., native=True)`` keeps the stored 8/16-bit integers (a quarter or half of
+float32's memory), and ``write_image_bands`` writes an output that arrives as bands of rows without
+ever holding it whole: PNG through pypng (rows streamed into the zlib stream), TIFF through tifffile
+(tiled, BigTIFF when large). JPEG, WebP, BMP and GIF cannot be written that way; their bands are
+assembled in one Pillow image when it fits the memory budget, and refused with a clear line otherwise.
 """
 
 from __future__ import annotations
@@ -12,11 +18,15 @@ import contextlib
 import io
 import os
 import uuid
+import warnings as _warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
+import png
 import tifffile
 from PIL import Image, ImageCms
 
@@ -32,6 +42,9 @@ _PILLOW_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF")
 _MAX_BIT_DEPTH = {"PNG": 16, "TIFF": 32}  # every other format holds 8 bits
 _KEEPS_ALPHA = {"PNG", "WEBP", "TIFF"}
 _KEEPS_METADATA = {"PNG", "JPEG", "WEBP", "TIFF"}
+STREAMED_FORMATS = ("PNG", "TIFF")  # written band by band, never whole
+_MAX_SIDE = {"JPEG": 65535, "WEBP": 16383, "GIF": 65535}
+_TIFF_TILE = 256
 _ORIENTATION = 0x0112
 _TIFF_SIGNATURES = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF
 _EXIF_HEADER = b"Exif\x00\x00"
@@ -49,8 +62,8 @@ class ImageWriteError(OSError):
 class ImageData:
     """Decoded pixels plus what is needed to write them back faithfully."""
 
-    pixels: np.ndarray  # float32 (H, W, C), C = 1 (grey) or 3 (RGB), in [0, 1], upright
-    alpha: np.ndarray | None = None  # float32 (H, W) in [0, 1]
+    pixels: np.ndarray  # float32 (H, W, C), C = 1 (grey) or 3 (RGB), in [0, 1], upright (see read_image's native)
+    alpha: np.ndarray | None = None  # float32 (H, W) in [0, 1], or the stored type like pixels
     bit_depth: int = 8  # 8 or 16 for integer formats, 32 for float TIFF
     icc_profile: bytes | None = None
     exif: bytes | None = None  # 'Exif\0\0' + TIFF-structured EXIF, Orientation reset to 1
@@ -89,11 +102,14 @@ def is_image_file(path: str | os.PathLike) -> bool:
 # ---------------------------------------------------------------------------------------- reading
 
 
-def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageData:
+def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, native: bool = False) -> ImageData:
     """Decode an image file; raises ImageReadError (and nothing else) for anything unreadable.
 
     Sizes are checked from the header before decoding. Pillow's own guard (PIL.Image.MAX_IMAGE_PIXELS,
-    refusing above twice that, about 179 MP by default) still applies on top of ``max_pixels``.
+    refusing above twice that, about 179 MP by default) still applies on top of ``max_pixels``; its
+    warning above half that is silenced, as ``max_pixels`` is the limit that speaks to the user.
+    With ``native`` the pixels (and alpha) keep their stored type, uint8 or uint16 (float32 for float
+    TIFF); ``to_float`` turns them into what ``native=False`` gives, bit for bit.
     """
     path = Path(path)
     try:
@@ -105,7 +121,12 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     if not data:
         raise ImageReadError(f"{path}: empty file (0 bytes)")
     try:
-        return _decode(data, max_pixels)
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = _decode(data, max_pixels)
+        if not native:
+            image.pixels, image.alpha = to_float(image.pixels), to_float(image.alpha)
+        return image
     except Image.UnidentifiedImageError:
         reason = f"not an image file in a supported format ({', '.join(_PILLOW_FORMATS)})"
     except Image.DecompressionBombError as error:
@@ -115,6 +136,23 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     except Exception as error:  # decoders raise anything from OSError to struct.error on bad data
         reason = f"corrupt or truncated image data ({type(error).__name__}: {error})"
     raise ImageReadError(f"{path}: {_one_line(reason)}")
+
+
+def to_float(array: np.ndarray | None) -> np.ndarray | None:
+    """Stored samples (uint8, uint16 or float) as float32 in [0, 1], exactly as ``read_image`` gives them."""
+    if array is None or array.dtype == np.float32:
+        return array
+    if array.dtype.kind == "u":
+        return array.astype(np.float32) / float(np.iinfo(array.dtype).max)
+    return array.astype(np.float32)
+
+
+def from_float(array: np.ndarray, dtype) -> np.ndarray:
+    """Floats in [0, 1] to samples of ``dtype`` (uint8, uint16: rounded as ``write_image`` does; float32: clipped)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "u":
+        return _to_uint(array, dtype.type)
+    return np.clip(array, 0.0, 1.0).astype(dtype)
 
 
 class _Refused(Exception):
@@ -148,15 +186,16 @@ def _decode(data: bytes, max_pixels: int) -> ImageData:
         else:
             pixels, alpha = _pillow_pixels(im)
         bit_depth = 8
-
     orientation, exif = _exif_of(im, warnings)
+    image_format = im.format
+    im.close()  # Pillow's copy of the pixels (4 bytes a pixel for RGB) is not needed any more
     return ImageData(
         pixels=_orient(pixels, orientation),
         alpha=_orient(alpha, orientation),
         bit_depth=bit_depth,
         icc_profile=icc,
         exif=exif,
-        format="JPEG" if im.format == "MPO" else im.format,
+        format="JPEG" if image_format == "MPO" else image_format,
         warnings=warnings,
     )
 
@@ -175,7 +214,7 @@ def _pillow_pixels(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     grey = im.mode in ("1", "L", "LA", "La")
     has_alpha = im.has_transparency_data
     target = ("LA" if has_alpha else "L") if grey else ("RGBA" if has_alpha else "RGB")
-    array = np.asarray(im.convert(target), dtype=np.float32) / 255.0
+    array = np.asarray(im if im.mode == target else im.convert(target), dtype=np.uint8)
     array = array.reshape(im.height, im.width, len(target))
     return (array[..., :-1], array[..., -1]) if has_alpha else (array, None)
 
@@ -192,14 +231,14 @@ def _cmyk_to_rgb(im: Image.Image, icc: bytes | None, warnings: list[str]) -> np.
     if rgb is None:
         warnings.append("CMYK converted to RGB without colour management")
         rgb = im.convert("RGB")
-    return np.asarray(rgb, dtype=np.float32) / 255.0
+    return np.asarray(rgb, dtype=np.uint8)
 
 
 def _decode_png16(data: bytes, grey: bool) -> tuple[np.ndarray, np.ndarray | None, int]:
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None or array.dtype != np.uint16:
         raise _Refused("corrupt 16-bit PNG data")
-    array = array.reshape(array.shape[0], array.shape[1], -1).astype(np.float32) / 65535.0
+    array = array.reshape(array.shape[0], array.shape[1], -1)
     alpha = array[..., 3] if array.shape[2] == 4 else None
     colour = array[..., :1] if grey else array[..., 2::-1]  # OpenCV gives BGR(A), grey+alpha as BGRA
     return colour, alpha, 16
@@ -214,7 +253,7 @@ def _decode_deep_tiff(tif: tifffile.TiffFile, page: tifffile.TiffPage, max_pixel
         array = np.moveaxis(array, 0, -1)
     array = array.reshape(page.imagelength, page.imagewidth, -1)
     if array.dtype == np.uint16:
-        values, bit_depth = array.astype(np.float32) / 65535.0, 16
+        values, bit_depth = array, 16
     elif array.dtype.kind == "f":
         values, bit_depth = array.astype(np.float32), 32
         if not np.all((values >= 0) & (values <= 1)):  # also catches NaN
@@ -223,7 +262,7 @@ def _decode_deep_tiff(tif: tifffile.TiffFile, page: tifffile.TiffPage, max_pixel
     else:
         raise _Refused(f"unsupported TIFF sample type {array.dtype}")
     if page.photometric == tifffile.PHOTOMETRIC.MINISWHITE:
-        values = 1.0 - values
+        values = (65535 - values) if bit_depth == 16 else 1.0 - values
     elif page.photometric not in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.RGB):
         raise _Refused(f"unsupported {bit_depth}-bit TIFF colour model {page.photometric.name}")
     colour_channels = 1 if values.shape[2] < 3 else 3
@@ -313,6 +352,13 @@ def write_image(
 
 def _what_format_holds(image: ImageData, fmt: str, warnings: list[str]) -> tuple[np.ndarray, bool, bool, int]:
     """Colour (+ alpha) channels, greyness, alpha presence and bit depth to write; a warning for each loss."""
+    grey, has_alpha, bit_depth = _format_keeps(image, fmt, warnings)
+    channels = np.concatenate([image.pixels, image.alpha[..., None]], axis=2) if has_alpha else image.pixels
+    return channels, grey, has_alpha, bit_depth
+
+
+def _format_keeps(image: ImageData, fmt: str, warnings: list[str]) -> tuple[bool, bool, int]:
+    """Greyness, alpha presence and bit depth that ``fmt`` keeps of ``image``; a warning for each loss."""
     if image.pixels.ndim != 3 or image.pixels.shape[2] not in (1, 3):
         raise ValueError(f"pixels must be (H, W, 1) or (H, W, 3), not {image.pixels.shape}")
     bit_depth = min(image.bit_depth, _MAX_BIT_DEPTH.get(fmt, 8))
@@ -325,8 +371,7 @@ def _what_format_holds(image: ImageData, fmt: str, warnings: list[str]) -> tuple
     lost = [name for name, value in (("ICC profile", image.icc_profile), ("EXIF", image.exif)) if value]
     if lost and fmt not in _KEEPS_METADATA:
         warnings.append(f"{fmt} cannot keep {' and '.join(lost)}: dropped")
-    channels = np.concatenate([image.pixels, image.alpha[..., None]], axis=2) if has_alpha else image.pixels
-    return channels, image.pixels.shape[2] == 1, has_alpha, bit_depth
+    return image.pixels.shape[2] == 1, has_alpha, bit_depth
 
 
 def _encode(f, fmt, channels, grey, has_alpha, bit_depth, image: ImageData, quality, warnings) -> None:
@@ -340,6 +385,11 @@ def _encode(f, fmt, channels, grey, has_alpha, bit_depth, image: ImageData, qual
     dtype = np.uint16 if bit_depth == 16 else np.uint8  # 16-bit grey PNG: Pillow's I;16 keeps metadata
     array = _to_uint(channels, dtype)
     im = Image.fromarray(array[..., 0] if array.shape[2] == 1 else array)
+    _save_pillow(f, im, fmt, grey, image, quality, warnings)
+
+
+def _save_pillow(f, im: Image.Image, fmt: str, grey: bool, image: ImageData, quality: int, warnings: list[str]) -> None:
+    """Encode a Pillow image in ``fmt`` with the options and metadata ``write_image`` uses."""
     if fmt == "GIF" and not grey:
         warnings.append("GIF holds 256 colours: colours quantised")
     options = {
@@ -389,6 +439,189 @@ def _encode_deep_tiff(f, channels, grey, has_alpha, bit_depth, image: ImageData,
 def _to_uint(array: np.ndarray, dtype: type[np.unsignedinteger]) -> np.ndarray:
     top = np.iinfo(dtype).max
     return np.rint(np.clip(array, 0.0, 1.0) * top).astype(dtype)
+
+
+# ------------------------------------------------------------------------------- writing in bands
+
+
+@dataclass
+class BandedOutput:
+    """How an output that arrives in bands of rows is written: format, sample type, memory held."""
+
+    path: Path
+    format: str
+    height: int
+    width: int
+    dtype: np.dtype  # of the bands' samples: uint8, uint16 or float32
+    streamed: bool  # written band by band (PNG, TIFF); otherwise assembled in one Pillow image
+    held_bytes: int  # memory the writer holds for the whole picture (0 when streamed)
+
+
+def plan_banded_write(
+    path: str | os.PathLike, like: ImageData, height: int, width: int, *,
+    format: str | None = None, memory_budget: int,
+) -> BandedOutput:
+    """Decide how to write a ``height`` x ``width`` output with ``like``'s channels, depth and metadata.
+
+    PNG and TIFF are streamed. Other formats are assembled in memory when that fits ``memory_budget``;
+    otherwise (or beyond the format's largest side) ImageWriteError says to use .tif or .png.
+    """
+    path = Path(path)
+    fmt = format.upper() if format else output_format_for(path)
+    fmt = {"JPG": "JPEG", "TIF": "TIFF"}.get(fmt, fmt)
+    bit_depth = min(like.bit_depth, _MAX_BIT_DEPTH.get(fmt, 8))
+    dtype = np.dtype(np.float32 if bit_depth == 32 else np.uint16 if bit_depth == 16 else np.uint8)
+    if fmt in STREAMED_FORMATS:
+        return BandedOutput(path, fmt, height, width, dtype, True, 0)
+    side = _MAX_SIDE.get(fmt)
+    if side and max(height, width) > side:
+        raise ImageWriteError(f"{path}: {width}x{height} is too large for {fmt} (at most {side} px a side); "
+                              "write .tif or .png instead")
+    held = height * width * (1 if like.channels == 1 and like.alpha is None else 4)  # Pillow's bytes a pixel
+    if held > memory_budget:
+        raise ImageWriteError(
+            f"{path}: a {width}x{height} {fmt} must be held whole, {held / 2**20:.1f} MB, over the memory budget "
+            f"of {memory_budget / 2**20:.1f} MB; write .tif or .png, which are streamed to disk in bands"
+        )
+    return BandedOutput(path, fmt, height, width, dtype, False, held)
+
+
+def write_image_bands(
+    plan: BandedOutput, bands: Iterable[np.ndarray], like: ImageData, *, quality: int = 95, overwrite: bool = False,
+) -> list[str]:
+    """Write bands of rows (each (rows, width, C) of ``plan.dtype``, colour then alpha, top to bottom)
+    atomically, keeping what ``write_image`` keeps where the format allows; returns warnings.
+
+    An error raised by ``bands`` itself (a cancel, a failed tile) is re-raised as it is; errors of
+    writing become ImageWriteError. Either way no partial file is left.
+    """
+    path, fmt = plan.path, plan.format
+    if not overwrite and path.exists():
+        raise ImageWriteError(f"{path}: already exists (not overwritten)")
+    warnings: list[str] = []
+    grey, has_alpha, bit_depth = _format_keeps(like, fmt, warnings)
+    keep = like.channels + (1 if has_alpha else 0)
+    source = _BandSource(bands, keep, plan)
+    encode = {"PNG": _stream_png, "TIFF": _stream_tiff}.get(fmt, _assemble_pillow)
+    try:
+        _write_atomically(path, overwrite, lambda f: encode(f, source, plan, grey, has_alpha, like, quality, warnings))
+    except FileExistsError:
+        raise ImageWriteError(f"{path}: already exists (not overwritten)") from None
+    except Exception as error:
+        if source.error is not None:
+            raise source.error from None
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise ImageWriteError(f"{path}: {_one_line(reason)}") from None
+    return warnings
+
+
+class _BandSource:
+    """The bands cut to the channels written, counted, with any error of their own kept apart."""
+
+    def __init__(self, bands: Iterable[np.ndarray], channels: int, plan: BandedOutput):
+        self.bands, self.channels, self.plan, self.error = bands, channels, plan, None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        rows = 0
+        bands = iter(self.bands)
+        try:
+            for band in bands:
+                if band.shape[1] != self.plan.width or band.dtype != self.plan.dtype:
+                    raise ValueError(f"band of {band.shape} {band.dtype} does not fit the output")
+                rows += band.shape[0]
+                yield band[..., : self.channels]
+        except GeneratorExit:
+            raise
+        except BaseException as error:
+            self.error = error
+            raise
+        finally:
+            if hasattr(bands, "close"):
+                bands.close()  # stops a producer at once when the writer gave up
+        if rows != self.plan.height:
+            raise ValueError(f"got {rows} rows for an image of {self.plan.height}")
+
+
+class _PngWriter(png.Writer):
+    """pypng's writer with the ICC profile (iCCP) and EXIF (eXIf) chunks Pillow would write."""
+
+    def __init__(self, *args, icc: bytes | None = None, exif: bytes | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.icc, self.exif = icc, exif
+
+    def write_preamble(self, outfile) -> None:
+        super().write_preamble(outfile)
+        if self.icc:
+            png.write_chunk(outfile, b"iCCP", b"ICC profile\0\0" + zlib.compress(self.icc))
+        if self.exif:
+            png.write_chunk(outfile, b"eXIf", self.exif.removeprefix(_EXIF_HEADER))
+
+
+def _stream_png(f, bands: _BandSource, plan: BandedOutput, grey, has_alpha, like: ImageData, quality, warnings) -> None:
+    """PNG rows streamed into pypng's zlib stream (no row filters, so files run larger than Pillow's)."""
+    bit_depth = plan.dtype.itemsize * 8
+    writer = _PngWriter(plan.width, plan.height, greyscale=grey, alpha=has_alpha, bitdepth=bit_depth,
+                        icc=like.icc_profile, exif=like.exif)
+
+    def rows() -> Iterator[bytes]:
+        for band in bands:
+            if bit_depth == 16:
+                band = band.astype(">u2")  # PNG stores 16-bit samples big-endian
+            for row in band:
+                yield row.tobytes()
+
+    writer.write_packed(f, rows())
+
+
+def _stream_tiff(f, bands: _BandSource, plan: BandedOutput, grey, has_alpha, like: ImageData, quality, warnings) -> None:
+    """A tiled, deflate-compressed TIFF (BigTIFF past 2 GB) from bands; ICC kept, EXIF not written."""
+    if like.exif:
+        warnings.append("TIFF written in tiles: EXIF not kept")
+    channels = bands.channels
+    step = _TIFF_TILE
+
+    def tiles() -> Iterator[np.ndarray]:
+        pending = None  # rows of the last band that did not fill a row of tiles
+        for band in bands:
+            pending = band if pending is None or not len(pending) else np.concatenate([pending, band])
+            while len(pending) >= step:
+                yield from _cut(pending[:step])
+                pending = pending[step:]
+        if pending is not None and len(pending):
+            yield from _cut(pending)
+
+    def _cut(strip: np.ndarray) -> Iterator[np.ndarray]:
+        for x0 in range(0, plan.width, step):
+            tile = strip[:, x0 : x0 + step]
+            yield tile[..., 0] if channels == 1 else tile
+
+    raw = plan.height * plan.width * channels * plan.dtype.itemsize
+    tifffile.imwrite(
+        f,
+        data=tiles(),
+        shape=(plan.height, plan.width) if channels == 1 else (plan.height, plan.width, channels),
+        dtype=plan.dtype,
+        tile=(step, step),
+        photometric="minisblack" if grey else "rgb",
+        planarconfig="contig" if channels > 1 else None,
+        extrasamples=("unassalpha",) if has_alpha else None,
+        compression="zlib",
+        iccprofile=like.icc_profile,
+        bigtiff=raw > 2**31,
+        maxworkers=1,
+    )
+
+
+def _assemble_pillow(f, bands: _BandSource, plan: BandedOutput, grey, has_alpha, like: ImageData, quality,
+                     warnings) -> None:
+    """Formats that cannot be streamed: bands pasted into one Pillow image (its memory was planned), then saved."""
+    mode = ("LA" if has_alpha else "L") if grey else ("RGBA" if has_alpha else "RGB")
+    im = Image.new(mode, (plan.width, plan.height))
+    y = 0
+    for band in bands:
+        im.paste(Image.fromarray(np.ascontiguousarray(band[..., 0] if band.shape[2] == 1 else band)), (0, y))
+        y += band.shape[0]
+    _save_pillow(f, im, plan.format, grey, like, quality, warnings)
 
 
 def _write_atomically(path: Path, overwrite: bool, write) -> None:

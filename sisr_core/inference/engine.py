@@ -2,6 +2,11 @@
 
 ``Upscaler`` holds only the loaded networks (one per native scale, loaded on first use); every
 call is independent, so one Upscaler can serve the CLI, a batch and the app's worker alike.
+
+Images too large to hold as floats go through ``upscale_image_bands``: the input stays in its stored
+integers, each tile is made float on its own, runs every pass of the scale plan (and the final
+downscale) in one go, and comes back as the output's integers in bands of rows that a writer streams
+to disk. Tile sizes come from the memory budget; a tile that still runs out of memory is split.
 """
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -18,8 +23,8 @@ from torch import nn
 
 from sisr_core.inference.color import rgb_to_ycbcr, ycbcr_to_rgb
 from sisr_core.importers import INFERABLE_MODELS, state_dict_metadata
-from sisr_core.io import ImageData
-from sisr_core.inference.tiling import tile_for_budget, upscale_tiled
+from sisr_core.io import ImageData, from_float, to_float
+from sisr_core.inference.tiling import band_tiles, is_out_of_memory, tile_for_budget, tiled_bands, upscale_tiled
 from sisr_core.models.registry import ModelSpec, build_model, get_spec
 from sisr_core.models.wdsr import fold_weight_norm
 from sisr_core.resize import imresize
@@ -90,19 +95,26 @@ class LoadedModel:
         x = imresize(rgb, scale) if self.spec.pre_upsample else rgb
         if self.color == "y":
             ycbcr = rgb_to_ycbcr(x)
-            y = self.network(ycbcr[:, :1])
+            y = self.run_network(ycbcr[:, :1], scale)
             cbcr = ycbcr[:, 1:] if self.spec.pre_upsample else imresize(ycbcr[:, 1:], scale)
             return ycbcr_to_rgb(torch.cat([y, cbcr], dim=1))
-        return self.network(x)
+        return self.run_network(x, scale)
+
+    def run_network(self, x: torch.Tensor, scale: int) -> torch.Tensor:
+        """The bare network on its own input; a network serving several scales is told which."""
+        return self.network(x, scale=scale) if self.spec.joint_scales else self.network(x)
 
 
 def weight_file_for(name: str, scale: int | None) -> Path | None:
     """The user's or the shipped weight file for ``name`` at ``scale``; the user's first."""
     spec = get_spec(name)
-    fname = weights_filename(name, None if spec.multi_scale else scale)
+    names = [weights_filename(name, None if spec.multi_scale else scale)]
+    if scale in spec.joint_scales:  # one network trained for several scales at once
+        names.append(weights_filename(name, spec.joint_scales))
     for folder in (user_models_dir(), shipped_weights_dir()):
-        if (folder / fname).is_file():
-            return folder / fname
+        for fname in names:
+            if (folder / fname).is_file():
+                return folder / fname
     return None
 
 
@@ -135,11 +147,12 @@ def load_model(
     if name is None:
         raise WeightsError(f"{path}: the file does not say which model it is; pass the model name")
     spec = get_spec(name)
-    native = None if spec.multi_scale else int(meta.get("scales", [scale])[0] or 0) or None
+    served = [int(s) for s in meta.get("scales", [scale]) if s]
+    native = None if spec.multi_scale else (scale if scale in served else served[0] if served else None)
     if not spec.multi_scale and native is None:
         raise WeightsError(f"{path}: the file does not say its scale; pass --scale")
     config = meta.get("config", {})
-    network = build_model(name, native or 2, **config)
+    network = build_model(name, max(served) if native else 2, **config)  # the largest serves the rest
     load_state(network, state, source=str(path))
     meta = {**meta, "config": spec.config(**config)}
     fold_weight_norm(network)
@@ -207,6 +220,8 @@ class Upscaler:
             first = load_model(model, None, weights, self.device)
             first.network.to(self.dtype)
             self._loaded[first.scale] = first
+            for s in first.meta.get("scales", []) if first.spec.joint_scales else []:
+                self._loaded[s] = replace(first, scale=s)
             model = first.name
         if model is None:
             raise ValueError("give a model name or a weight file")
@@ -280,8 +295,16 @@ class Upscaler:
             bytes_per_pixel = self._bytes_per_pixel(model, native)
             tile_px = tile or tile_for_budget(bytes_per_pixel, memory_budget, ov)
             fits = x.shape[-2] * x.shape[-1] * bytes_per_pixel <= memory_budget
+            whole = None
             if mode == "fast" or (mode == "auto" and fits):
-                x = fn(x)
+                try:
+                    whole = fn(x)
+                except Exception as error:  # the estimate was wrong: auto mode falls back to tiles
+                    if mode == "fast" or not is_out_of_memory(error):
+                        raise
+            if whole is not None:
+                x = whole
+                del whole
                 steps_done += 1
                 if progress:
                     progress(steps_done, total_steps)
@@ -292,11 +315,38 @@ class Upscaler:
                     if progress:
                         progress(base * total + done, total_steps * total)
 
-                x = upscale_tiled(fn, x, native, tile_px, ov, tile_progress, cancel)
+                x = upscale_tiled(fn, x, native, tile_px, ov, tile_progress, cancel, multiple=multiple)
                 steps_done += 1
         if downscale:
             x = imresize(x, size=out_size).clamp(0, 1)
         return x.float()
+
+    def tile_function(self, scale: int, channels: int, ensemble: bool = False) -> tuple[Callable, int, int, float]:
+        """Every pass of ``scale``'s plan (and its final downscale) as one tile function.
+
+        Returns (function, context in input px, size multiple, peak bytes per input pixel): a tile run
+        with that context gives the whole-image result of ``upscale`` (within a grey level).
+        """
+        passes, downscale = self.plan(scale)
+        functions, overlap, multiple, bytes_per_pixel, product = [], 0, 1, 0.0, 1
+        for native in passes:
+            model = self.model_for(native)
+            fn = self._pixel_function(model, native, channels)
+            functions.append((lambda f: lambda t: _ensemble(f, t))(fn) if ensemble else fn)
+            overlap += -(-model.receptive_radius // product)  # a later pass's context, in input pixels
+            multiple = math.lcm(multiple, model.spec.size_multiple)
+            bytes_per_pixel = max(bytes_per_pixel, self._bytes_per_pixel(model, native) * product**2)
+            product *= native
+        if downscale:
+            overlap += 3  # the antialiased bicubic kernel spans under 2 input pixels a side
+
+        def run(t: torch.Tensor) -> torch.Tensor:
+            size = (t.shape[-2] * scale, t.shape[-1] * scale)
+            for fn in functions:
+                t = fn(t)
+            return imresize(t, size=size).clamp(0, 1) if downscale else t
+
+        return run, overlap, multiple, bytes_per_pixel
 
     def _pixel_function(self, model: LoadedModel, scale: int, channels: int) -> Callable:
         """LR tile (1, C, h, w) -> HR tile for this image's channel layout (grey/RGB, alpha)."""
@@ -328,6 +378,68 @@ class Upscaler:
         return 4.0 * widest * 4 * area + 4.0 * 8 * scale * scale
 
 
+def upscale_image_bands(
+    upscaler: Upscaler,
+    image: ImageData,
+    scale: int,
+    dtype=np.uint8,
+    *,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    tile: int | None = None,
+    overlap: int | None = None,
+    ensemble: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    **_ignored,
+) -> Iterator[np.ndarray]:
+    """The upscaled image as bands of rows (rows, W*scale, C) of ``dtype``, colour then alpha, top to bottom.
+
+    ``image`` may hold its stored integers (``read_image(..., native=True)``); half of ``memory_budget``
+    goes to the network's tiles, an eighth to each band (a writer holds two or three at once).
+    """
+    channels = image.channels + (image.alpha is not None)
+    fn, context, multiple, bytes_per_pixel = upscaler.tile_function(scale, channels, ensemble)
+    context = context if overlap is None else overlap
+    return _bands(fn, image, scale, dtype, context, multiple, bytes_per_pixel, memory_budget, tile,
+                  upscaler.device, upscaler.dtype, progress, cancel)
+
+
+def bicubic_image_bands(
+    image: ImageData, scale: int, dtype=np.uint8, *, memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None, **_ignored,
+) -> Iterator[np.ndarray]:
+    """The bicubic enlargement as bands of rows, like ``upscale_image_bands``."""
+    return _bands(lambda t: bicubic_upscale(t, scale), image, scale, dtype, 4, 1, 64.0 * scale * scale,
+                  memory_budget, None, torch.device("cpu"), torch.float32, progress, cancel)
+
+
+def _bands(fn, image: ImageData, scale: int, dtype, context: int, multiple: int, bytes_per_pixel: float,
+           memory_budget: int, tile: int | None, device, float_type, progress, cancel) -> Iterator[np.ndarray]:
+    channels = image.channels + (image.alpha is not None)
+    out_dtype = np.dtype(dtype)
+    context = -(-context // multiple) * multiple
+    tile_h, tile_w = band_tiles(
+        image.height, image.width, bytes_per_pixel, memory_budget // 2,
+        image.width * scale * scale * channels * out_dtype.itemsize, memory_budget // 8, context, multiple, tile,
+    )
+
+    def read(y0: int, y1: int, x0: int, x1: int) -> torch.Tensor:
+        colour = to_float(image.pixels[y0:y1, x0:x1])
+        if image.alpha is not None:
+            colour = np.concatenate([colour, to_float(image.alpha[y0:y1, x0:x1])[..., None]], axis=2)
+        return torch.from_numpy(np.ascontiguousarray(colour)).permute(2, 0, 1)[None].to(device, float_type)
+
+    def convert(result: torch.Tensor) -> np.ndarray:
+        return from_float(result[0].permute(1, 2, 0).float().cpu().numpy(), out_dtype)
+
+    @torch.inference_mode()
+    def bands() -> Iterator[np.ndarray]:
+        yield from tiled_bands(fn, read, image.height, image.width, scale, tile_h, tile_w, context, convert,
+                               progress, cancel, multiple)
+
+    return bands()
+
+
 def bicubic_upscale(image: torch.Tensor, scale: int) -> torch.Tensor:
     """The plain bicubic (MATLAB-compatible) enlargement the app compares against, clamped."""
     return imresize(image, scale).clamp(0, 1)
@@ -335,9 +447,9 @@ def bicubic_upscale(image: torch.Tensor, scale: int) -> torch.Tensor:
 
 def image_to_tensor(image: ImageData) -> torch.Tensor:
     """ImageData to (1, C, H, W): grey or RGB channels, then alpha as the last channel if present."""
-    x = torch.from_numpy(np.ascontiguousarray(image.pixels)).permute(2, 0, 1)
+    x = torch.from_numpy(np.ascontiguousarray(to_float(image.pixels))).permute(2, 0, 1)
     if image.alpha is not None:
-        x = torch.cat([x, torch.from_numpy(np.ascontiguousarray(image.alpha))[None]], dim=0)
+        x = torch.cat([x, torch.from_numpy(np.ascontiguousarray(to_float(image.alpha)))[None]], dim=0)
     return x[None].float()
 
 

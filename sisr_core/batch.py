@@ -2,16 +2,45 @@
 
 Outputs are named ``{stem}{suffix}.{ext}``, written atomically, never overwrite an existing file
 unless asked (so a re-run resumes), and a file that fails is reported and skipped: the batch goes on.
+
+A job is three stages: read (decode, pixels kept in their stored integers), upscale, write (encode).
+``run_batch`` overlaps them: a reader thread decodes the next image and a writer (the caller's
+thread) encodes the previous result while the network runs in between; torch and the codecs release
+the GIL, so the batch costs about its inference time. An image whose float result would not fit the
+memory budget is upscaled in bands of rows that are written as they are done (``upscale_image_bands``).
 """
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
 
-from sisr_core.inference.engine import Upscaler, bicubic_image, upscale_image
-from sisr_core.io import ImageReadError, ImageWriteError, is_image_file, output_format_for, read_image, write_image
+import torch
+
+from sisr_core.inference.engine import (
+    DEFAULT_MEMORY_BUDGET,
+    Upscaler,
+    bicubic_image,
+    bicubic_image_bands,
+    image_to_tensor,
+    tensor_to_image,
+    upscale_image_bands,
+)
+from sisr_core.inference.tiling import Cancelled
+from sisr_core.io import (
+    ImageData,
+    ImageReadError,
+    ImageWriteError,
+    is_image_file,
+    output_format_for,
+    plan_banded_write,
+    read_image,
+    write_image,
+    write_image_bands,
+)
 
 FORMAT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
 
@@ -78,30 +107,27 @@ def plan_jobs(
     return jobs, errors
 
 
+T = TypeVar("T")
+_ERRORS = (ValueError, LookupError, RuntimeError, OSError)  # a file's failure, reported as "file: reason"
+
+
+@dataclass
+class _Stage:
+    """A job between stages: its decoded image and upscaled tensor, or its final result already."""
+
+    job: Job
+    started: float
+    image: ImageData | None = None
+    upscaled: torch.Tensor | None = None
+    result: JobResult | None = None
+
+
 def run_job(
     job: Job, upscaler: Upscaler, scale: int, overwrite: bool = False, quality: int = 95, **options
 ) -> JobResult:
     """Upscale one file; errors become a ``failed`` result with a one-line reason, never an exception."""
-    started = time.perf_counter()
-    for target in (job.output, job.intermediate):  # temporary files left by a run that was killed
-        if target is not None:
-            for stale in target.parent.glob(f".{target.name}.*.part"):
-                stale.unlink(missing_ok=True)
-    if job.output.exists() and not overwrite:
-        return JobResult(job, "skipped", f"{job.output}: exists (use overwrite to replace it)")
-    try:
-        image = read_image(job.source)
-        result = upscale_image(upscaler, image, scale, **options)
-        job.output.parent.mkdir(parents=True, exist_ok=True)
-        warnings = list(image.warnings)
-        warnings += write_image(job.output, result, format=output_format_for(job.output), quality=quality, overwrite=overwrite)
-        if job.intermediate is not None:
-            warnings += write_image(job.intermediate, bicubic_image(image, scale), quality=quality, overwrite=overwrite)
-    except (ImageReadError, ImageWriteError) as exc:
-        return JobResult(job, "failed", str(exc), seconds=time.perf_counter() - started)
-    except (ValueError, LookupError, RuntimeError, OSError) as exc:
-        return JobResult(job, "failed", f"{job.source}: {exc}", seconds=time.perf_counter() - started)
-    return JobResult(job, "done", str(job.output), [f"{job.source}: {w}" for w in warnings], time.perf_counter() - started)
+    stage = _upscale(_read(job, overwrite), upscaler, scale, overwrite, quality, options)
+    return _write(stage, scale, overwrite, quality)
 
 
 def run_batch(
@@ -110,10 +136,190 @@ def run_batch(
     scale: int,
     overwrite: bool = False,
     cancel: Callable[[], bool] | None = None,
+    quality: int = 95,
+    prefetch: int = 1,
     **options,
 ) -> Iterator[JobResult]:
-    """Run jobs one by one, yielding each result; stops between files when ``cancel()`` is true."""
-    for job in jobs:
-        if cancel is not None and cancel():
-            return
-        yield run_job(job, upscaler, scale, overwrite=overwrite, cancel=cancel, **options)
+    """Run jobs in order, yielding each result; stops between files when ``cancel()`` is true.
+
+    Reading runs ``prefetch`` images ahead in a thread, the network in another, writing in the caller's
+    thread; the bounded hand-overs keep at most a few images in memory.
+    """
+    stopping = threading.Event()
+
+    def stop() -> bool:
+        return stopping.is_set() or (cancel is not None and cancel())
+
+    read = in_background((_read(job, overwrite) for job in jobs), prefetch)
+    upscaled = in_background(
+        (_upscale(stage, upscaler, scale, overwrite, quality, {**options, "cancel": stop}) for stage in read), 1
+    )
+    try:
+        for stage in upscaled:
+            if cancel is not None and cancel():
+                return
+            yield _write(stage, scale, overwrite, quality)
+            if cancel is not None and cancel():
+                return
+    except Cancelled:
+        if cancel is None or not cancel():
+            raise
+    finally:
+        stopping.set()
+        upscaled.close()
+        read.close()
+
+
+def _read(job: Job, overwrite: bool) -> _Stage:
+    """Clean stale temporary files, skip an existing output, decode the input (stored integers kept)."""
+    stage = _Stage(job, time.perf_counter())
+    for target in (job.output, job.intermediate):  # temporary files left by a run that was killed
+        if target is not None:
+            for stale in target.parent.glob(f".{target.name}.*.part"):
+                stale.unlink(missing_ok=True)
+    if job.output.exists() and not overwrite:
+        stage.result = JobResult(job, "skipped", f"{job.output}: exists (use overwrite to replace it)")
+        return stage
+    try:
+        stage.image = read_image(job.source, native=True)
+    except ImageReadError as exc:
+        stage.result = _failed(stage, str(exc))
+    except _ERRORS as exc:
+        stage.result = _failed(stage, f"{job.source}: {exc}")
+    return stage
+
+
+def _upscale(stage: _Stage, upscaler: Upscaler, scale: int, overwrite: bool, quality: int, options: dict) -> _Stage:
+    """Run the network: in memory for images that fit the budget, else in bands written as they finish."""
+    if stage.result is not None:
+        return stage
+    options = dict(options)
+    budget = options.pop("memory_budget", DEFAULT_MEMORY_BUDGET)
+    try:
+        if needs_bands(stage.image, scale, budget, options.get("mode", "auto")):
+            stage.result = _upscale_in_bands(stage, upscaler, scale, overwrite, quality, budget, options)
+        else:
+            stage.upscaled = upscaler.upscale(image_to_tensor(stage.image), scale, memory_budget=budget, **options)
+    except (ImageReadError, ImageWriteError) as exc:
+        stage.result = _failed(stage, str(exc))
+    except _ERRORS as exc:
+        stage.result = _failed(stage, f"{stage.job.source}: {exc}")
+    return stage
+
+
+def needs_bands(image: ImageData, scale: int, memory_budget: int, mode: str = "auto") -> bool:
+    """True when the float result and the writer's copies of it would exceed ``memory_budget``
+    (never in ``fast`` mode, which runs the whole image as asked)."""
+    channels = image.channels + (image.alpha is not None)
+    return mode != "fast" and image.height * image.width * scale * scale * channels * 4 * 3 > memory_budget
+
+
+def _upscale_in_bands(stage: _Stage, upscaler: Upscaler, scale: int, overwrite: bool, quality: int, budget: int,
+                      options: dict) -> JobResult:
+    """Upscale and write at once, band by band: the network runs in a thread while bands are encoded."""
+    job, image = stage.job, stage.image
+    size = (image.height * scale, image.width * scale)
+    plans = [plan_banded_write(job.output, image, *size, memory_budget=budget)]
+    job.output.parent.mkdir(parents=True, exist_ok=True)
+    if job.intermediate is not None:
+        plans.append(plan_banded_write(job.intermediate, image, *size, memory_budget=budget))
+    warnings = list(image.warnings)
+    for plan, make in zip(plans, (upscale_image_bands, bicubic_image_bands)):
+        remaining = max(budget - plan.held_bytes, budget // 4)
+        if make is upscale_image_bands:
+            bands = make(upscaler, image, scale, plan.dtype, memory_budget=remaining, **options)
+        else:
+            bands = make(image, scale, plan.dtype, memory_budget=remaining, cancel=options.get("cancel"))
+        warnings += write_image_bands(plan, in_background(bands, 1), image, quality=quality, overwrite=overwrite)
+    return JobResult(job, "done", str(job.output), [f"{job.source}: {w}" for w in warnings],
+                     time.perf_counter() - stage.started)
+
+
+def _write(stage: _Stage, scale: int, overwrite: bool, quality: int) -> JobResult:
+    """Encode an in-memory result (and its bicubic intermediate); a stage with a result passes through."""
+    if stage.result is not None:
+        return stage.result
+    job, image = stage.job, stage.image
+    try:
+        result = tensor_to_image(stage.upscaled, image)
+        stage.upscaled = None
+        job.output.parent.mkdir(parents=True, exist_ok=True)
+        warnings = list(image.warnings)
+        warnings += write_image(job.output, result, format=output_format_for(job.output), quality=quality,
+                                overwrite=overwrite)
+        del result
+        if job.intermediate is not None:
+            warnings += write_image(job.intermediate, bicubic_image(image, scale), quality=quality, overwrite=overwrite)
+    except (ImageReadError, ImageWriteError) as exc:
+        return _failed(stage, str(exc))
+    except _ERRORS as exc:
+        return _failed(stage, f"{job.source}: {exc}")
+    return JobResult(job, "done", str(job.output), [f"{job.source}: {w}" for w in warnings],
+                     time.perf_counter() - stage.started)
+
+
+def _failed(stage: _Stage, message: str) -> JobResult:
+    return JobResult(stage.job, "failed", message, seconds=time.perf_counter() - stage.started)
+
+
+class in_background(Iterator[T]):
+    """Iterate ``items`` in a thread, at most ``depth`` items ahead of the consumer (taken or being made).
+
+    Errors of the producer are re-raised to the consumer; ``close()`` (or garbage collection) stops the
+    producer after its current item and closes ``items``.
+    """
+
+    _DONE = object()
+
+    def __init__(self, items: Iterable[T], depth: int = 1):
+        self._items = iter(items)
+        self._queue: queue.Queue = queue.Queue()
+        self._slots = threading.Semaphore(max(depth, 1))
+        self._stop = threading.Event()
+        self._finished = False
+        self._thread = threading.Thread(target=self._produce, name="sisr-prefetch", daemon=True)
+        self._thread.start()
+
+    def _produce(self) -> None:
+        try:
+            while True:
+                while not self._slots.acquire(timeout=0.1):
+                    if self._stop.is_set():
+                        return
+                if self._stop.is_set():
+                    return
+                try:
+                    item = next(self._items)
+                except StopIteration:
+                    self._queue.put((self._DONE, None))
+                    return
+                self._queue.put((item, None))
+                del item
+        except BaseException as error:  # handed to the consumer
+            self._queue.put((self._DONE, error))
+        finally:
+            close = getattr(self._items, "close", None)
+            if close is not None:
+                close()
+
+    def __next__(self) -> T:
+        if self._finished:
+            raise StopIteration
+        item, error = self._queue.get()
+        self._slots.release()
+        if item is self._DONE:
+            self._finished = True
+            self._thread.join()
+            if error is not None:
+                raise error
+            raise StopIteration
+        return item
+
+    def close(self) -> None:
+        """Stop the producer (after the item it is making) and drop what it made."""
+        self._stop.set()
+        self._finished = True
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+        while not self._queue.empty():
+            self._queue.get_nowait()

@@ -5,16 +5,24 @@ networks' convolution FLOPs (counted from their layers on the actual input) per 
 this machine's fp32 matrix-multiply rate measured in the same run. Timings need no trained weights:
 networks without them run with their initial weights (nothing is written), as speed does not depend
 on the values.
+
+``--memory`` runs ``sisr upscale`` on synthetic photos (e.g. 6000x6000 x2, 12000x12000 x4) in a child
+process and reports its peak resident memory; ``--batch N`` times N small photos through the
+overlapped batch against the network's time alone. The photos are Set14 pictures enlarged with
+bicubic into a mosaic with slight noise, so they compress like photos rather than flat colour.
 """
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -24,6 +32,7 @@ from sisr_core.models.registry import build_model, get_spec, list_models
 from sisr_core.models.wdsr import fold_weight_norm
 
 ANCHORS = Path(__file__).resolve().parents[2] / "shared" / "anchors" / "opencv_dnn_superres"
+SET14 = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "benchmark" / "Set14"
 
 
 def matmul_gflops(threads: int, n: int = 2048, repeats: int = 5) -> float:
@@ -136,3 +145,139 @@ def format_row(row: dict) -> str:
     if row.get("ours_speedup"):
         line += f"  ours is {row['ours_speedup']:.2f}x faster"
     return line
+
+
+# ------------------------------------------------------------------------------ memory and batch
+
+
+def synthetic_photo(height: int, width: int, seed: int = 0, block: int = 1536) -> np.ndarray:
+    """A natural-looking uint8 RGB photo: Set14 pictures bicubic-enlarged into a mosaic, plus slight noise
+    (smooth random colour where Set14 is missing)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    sources = sorted(SET14.glob("*.png"))
+    out = np.empty((height, width, 3), np.uint8)
+    for i, y0 in enumerate(range(0, height, block)):
+        for j, x0 in enumerate(range(0, width, block)):
+            h, w = min(block, height - y0), min(block, width - x0)
+            if sources:
+                src = cv2.imread(str(sources[(seed + i * 7 + j) % len(sources)]), cv2.IMREAD_COLOR)[..., ::-1]
+            else:
+                src = (rng.random((24, 24, 3)) * 255).astype(np.uint8)
+            piece = cv2.resize(np.ascontiguousarray(src), (w, h), interpolation=cv2.INTER_CUBIC).astype(np.int16)
+            piece += rng.normal(0, 2.0, piece.shape).round().astype(np.int16)
+            out[y0 : y0 + h, x0 : x0 + w] = piece.clip(0, 255)
+    return out
+
+
+def _save_photo(path: Path, pixels: np.ndarray) -> None:
+    import cv2
+
+    params = [cv2.IMWRITE_JPEG_QUALITY, 92] if path.suffix == ".jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    if not cv2.imwrite(str(path), np.ascontiguousarray(pixels[..., ::-1]), params):
+        raise RuntimeError(f"could not write {path}")
+
+
+def memory_case(size: int, scale: int, photo_format: str = "png", output_format: str = "same",
+                model: str | None = None, budget_mb: int | None = None, workdir: str | None = None) -> dict:
+    """``sisr upscale`` of a size x size photo in a child process: its peak RSS, seconds and output."""
+    with tempfile.TemporaryDirectory(prefix="sisr-bench-", dir=workdir) as tmp:
+        src = Path(tmp) / f"photo_{size}.{photo_format}"
+        _save_photo(src, synthetic_photo(size, size))
+        out = Path(tmp) / "out"
+        cmd = [sys.executable, "-m", "sisr_core.cli", "upscale", str(src), "-s", str(scale), "-o", str(out), "-q",
+               "--format", output_format] + (["-m", model] if model else [])
+        env = dict(os.environ)
+        if budget_mb:
+            env["SISR_MEMORY_BUDGET_MB"] = str(budget_mb)
+        with open(Path(tmp) / "stderr.txt", "w+") as err:
+            started = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+            _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak, not the largest child's so far
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            seconds = time.perf_counter() - started
+            err.seek(0)
+            message = err.read().strip()
+        outputs = [p for p in out.glob("*") if not p.name.startswith(".")] if out.exists() else []
+        if proc.returncode != 0 or not outputs:
+            raise RuntimeError(f"sisr upscale failed ({proc.returncode}): {message.splitlines()[-1:] or ''}")
+        peak = usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
+        return {"size": size, "scale": scale, "input": src.name, "output": outputs[0].name,
+                "output_mb": outputs[0].stat().st_size / 2**20, "seconds": seconds, "peak_mb": peak}
+
+
+def batch_case(count: int, size: int, scale: int, photo_format: str = "jpg", model: str | None = None,
+               sequential: bool = False) -> dict:
+    """N photos of size x size: the network's time alone against the whole overlapped batch (and, if asked,
+    the batch one file after another); run inside a child process."""
+    from sisr_core.batch import plan_jobs, run_batch, run_job
+    from sisr_core.inference.engine import Upscaler, image_to_tensor
+    from sisr_core.io import read_image
+    from sisr_core.zoo import default_model
+
+    upscaler = Upscaler(model or default_model(), device="cpu")
+    with tempfile.TemporaryDirectory(prefix="sisr-batch-") as tmp:
+        folder = Path(tmp) / "in"
+        folder.mkdir()
+        mosaic = synthetic_photo(size * 4, size * 4, seed=1)
+        rng = np.random.default_rng(0)
+        for i in range(count):
+            y, x = rng.integers(0, size * 3, 2)
+            _save_photo(folder / f"p{i:04d}.{photo_format}", mosaic[y : y + size, x : x + size])
+        del mosaic
+        images = [read_image(p, native=True) for p in sorted(folder.iterdir())]
+        upscaler.upscale(image_to_tensor(images[0]), scale)  # warm-up
+        inference = 0.0
+        for image in images:
+            x = image_to_tensor(image)
+            started = time.perf_counter()
+            upscaler.upscale(x, scale)
+            inference += time.perf_counter() - started
+        del images
+        jobs, _ = plan_jobs([folder], Path(tmp) / "out", scale=scale)
+        started = time.perf_counter()
+        statuses = [r.status for r in run_batch(jobs, upscaler, scale)]
+        batch = time.perf_counter() - started
+        row = {"count": count, "size": size, "scale": scale, "format": photo_format, "model": upscaler.name,
+               "threads": torch.get_num_threads(), "inference_seconds": inference, "batch_seconds": batch,
+               "ratio": batch / inference, "done": statuses.count("done")}
+        if sequential:
+            jobs, _ = plan_jobs([folder], Path(tmp) / "seq", scale=scale)
+            started = time.perf_counter()
+            for job in jobs:
+                run_job(job, upscaler, scale)
+            row["sequential_seconds"] = time.perf_counter() - started
+        return row
+
+
+def run_memory_bench(cases: list[tuple[int, int]], photo_format: str, output_format: str, model: str | None,
+                     budget_mb: int | None, progress=print) -> list[dict]:
+    """Each (size, scale) case through ``sisr upscale`` in a child process; one line each."""
+    rows = []
+    for size, scale in cases:
+        row = memory_case(size, scale, photo_format, output_format, model, budget_mb)
+        rows.append(row)
+        progress(f"{size}x{size} {row['input'][-3:]} x{scale} -> {row['output']} ({row['output_mb']:.0f} MB): "
+                 f"peak RSS {row['peak_mb']:.0f} MB, {row['seconds']:.1f} s")
+    return rows
+
+
+def run_batch_bench(count: int, size: int, scale: int, photo_format: str, model: str | None, threads: int,
+                    sequential: bool = False, progress=print) -> dict:
+    """The batch case in a child process (with ``threads`` torch threads); prints the times and ratio."""
+    code = ("import json,sys,torch; from sisr_core import bench; a=json.loads(sys.argv[1]); "
+            "torch.set_num_threads(a.pop()); print(json.dumps(bench.batch_case(*a)))")
+    proc = subprocess.run([sys.executable, "-c", code,
+                           json.dumps([count, size, scale, photo_format, model, sequential, threads])],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "batch case failed")
+    row = json.loads(proc.stdout.strip().splitlines()[-1])
+    line = (f"{count} photos {size}x{size} .{photo_format} x{scale} ({row['model']}, {row['threads']} threads): "
+            f"inference alone {row['inference_seconds']:.1f} s, whole batch {row['batch_seconds']:.1f} s, "
+            f"ratio {row['ratio']:.2f}")
+    if "sequential_seconds" in row:
+        line += f"; one file after another {row['sequential_seconds']:.1f} s"
+    progress(line)
+    return row

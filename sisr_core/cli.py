@@ -48,9 +48,11 @@ def add_upscale_options(p: argparse.ArgumentParser) -> None:
 
 def run_upscale(args: argparse.Namespace) -> int:
     """Upscale files and folders; exit status 0 only if every input succeeded."""
+    import threading
+
     from tqdm import tqdm
 
-    from sisr_core.batch import plan_jobs, run_job
+    from sisr_core.batch import plan_jobs, run_batch
     from sisr_core.inference.engine import NoWeightsError, Upscaler
     from sisr_core.inference.tiling import Cancelled
     from sisr_core.models.registry import UnknownModelError
@@ -72,24 +74,27 @@ def run_upscale(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     failed = len(errors)
-    files = tqdm(jobs, unit="file", disable=args.quiet or len(jobs) < 2, leave=False)
-    tiles = tqdm(unit="tile", disable=True, leave=False)
+    files = tqdm(total=len(jobs), unit="file", disable=args.quiet or len(jobs) < 2, leave=False)
+    lock = threading.Lock()
+    tiles = None  # a bar only for an image that runs in several tiles; called from the network's thread
 
     def progress(done: int, total: int) -> None:
         nonlocal tiles
-        if tiles.disable and total > 1 and not args.quiet:  # a bar only for work in several tiles
-            tiles = tqdm(unit="tile", leave=False)
-        tiles.total = total
-        tiles.n = done
-        tiles.refresh()
+        if args.quiet or total <= 1:
+            return
+        with lock:
+            if tiles is None or tiles.total != total or done < tiles.n:  # the next image's tiles
+                if tiles is not None:
+                    tiles.close()
+                tiles = tqdm(total=total, unit="tile", leave=False)
+            tiles.n = done
+            tiles.refresh()
 
+    batch = run_batch(jobs, upscaler, args.scale, overwrite=args.overwrite, quality=args.quality, mode=args.mode,
+                      tile=args.patch_size, overlap=args.overlap, ensemble=args.ensemble, progress=progress)
     try:
-        for job in files:
-            result = run_job(job, upscaler, args.scale, overwrite=args.overwrite, quality=args.quality,
-                             mode=args.mode, tile=args.patch_size, overlap=args.overlap, ensemble=args.ensemble,
-                             progress=progress)
-            tiles.close()
-            tiles = tqdm(unit="tile", disable=True, leave=False)
+        for result in batch:
+            files.update(1)
             for w in result.warnings:
                 tqdm.write(f"warning: {w}", file=sys.stderr)
             if result.status == "failed":
@@ -103,7 +108,10 @@ def run_upscale(args: argparse.Namespace) -> int:
         print("cancelled", file=sys.stderr)
         return 130
     finally:
-        tiles.close()
+        batch.close()
+        with lock:
+            if tiles is not None:
+                tiles.close()
         files.close()
     return 1 if failed else 0
 
@@ -228,12 +236,39 @@ def _convert(convert, args: argparse.Namespace) -> int:
     return 0
 
 
+def _case(text: str) -> tuple[int, int]:
+    """``6000x2``: a 6000x6000 photo upscaled x2."""
+    try:
+        size, scale = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a case is SIZExSCALE, e.g. 6000x2, not {text!r}") from None
+    return size, scale
+
+
 def run_bench(args: argparse.Namespace) -> int:
     import os
 
     from sisr_core.bench import run_bench as bench
+    from sisr_core.bench import run_batch_bench, run_memory_bench
 
     threads = args.threads or os.cpu_count() or 1
+    if args.memory or args.batch:
+        model = args.models[0] if args.models else None
+        result = {}
+        try:
+            if args.memory:
+                print("peak resident memory of `sisr upscale` on synthetic photos, each in its own process")
+                result["memory"] = run_memory_bench(args.memory_cases, args.photo_format or "png", args.format,
+                                                    model, args.memory_budget_mb)
+            if args.batch:
+                result["batch"] = run_batch_bench(args.batch, args.batch_size, args.scales[0],
+                                                  args.photo_format or "jpg", model, threads, args.sequential)
+        except RuntimeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2))
+        return 0
     print(f"{args.size}x{args.size} input, {threads} threads, best of {args.repeat}; each case in its own process")
     result = bench(args.models, args.scales, args.size, threads, args.repeat, args.vs_opencv)
     print(f"fp32 matmul: {result['matmul_gflops']:.1f} GFLOP/s")
@@ -340,6 +375,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--vs-opencv", action="store_true", help="add OpenCV's FSRCNN/ESPCN and the speed ratios")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("--memory", action="store_true",
+                   help="peak memory and time of `sisr upscale` on large synthetic photos (see --memory-cases)")
+    p.add_argument("--memory-cases", nargs="+", type=_case, default=[(6000, 2), (12000, 4)], metavar="SIZExSCALE",
+                   help="photo side and scale of each --memory case (default 6000x2 12000x4)")
+    p.add_argument("--memory-budget-mb", type=int, default=None, help="SISR_MEMORY_BUDGET_MB for --memory runs")
+    p.add_argument("--format", choices=FORMATS, default="same", help="output format of --memory runs")
+    p.add_argument("--batch", type=int, default=0, metavar="N",
+                   help="time N photos through the batch against the network's time alone")
+    p.add_argument("--batch-size", type=int, default=500, metavar="PX", help="photo side for --batch (default 500)")
+    p.add_argument("--sequential", action="store_true", help="--batch: also time the files one after another")
+    p.add_argument("--photo-format", choices=("png", "jpg"), default=None,
+                   help="synthetic photo format (default: png for --memory, jpg for --batch)")
     p.set_defaults(func=run_bench)
 
     p = sub.add_parser("add-model", help="check a weight file and install it in your model folder")

@@ -52,7 +52,7 @@ def main() -> None:
     if 2 in scales:  # the default network is chosen by its x2 speed on a 1000x1000 photo
         meta["speed"] = {"seconds_1000x1000_x2": seconds_for_1000px(source), "threads": torch.get_num_threads()}
         print(f"1000x1000 x2: {meta['speed']['seconds_1000x1000_x2']:.2f} s")
-    target = shipped_weights_dir() / weights_filename(meta["model"], None if spec.multi_scale else meta["scales"][0])
+    target = shipped_weights_dir() / weights_filename(meta["model"], None if spec.multi_scale else meta["scales"])
     save_weights(target, state, meta)
     print(f"wrote {target}")
 

@@ -270,18 +270,22 @@ class RGBPipeline(nn.Module):
     with bicubic chroma) plus the final clamp, built from traceable parts.
     """
 
-    def __init__(self, network: nn.Module, scale: int, pre_upsample: bool, luma_only: bool):
+    def __init__(self, model, scale: int):
         super().__init__()
-        self.network, self.pre_upsample, self.luma_only = network, pre_upsample, luma_only
+        self.model, self.network, self.scale = model, model.network, scale  # network: registered for export
+        self.pre_upsample, self.luma_only = model.spec.pre_upsample, model.color == "y"
         self.upsample = BicubicUpsample(scale)
+
+    def run_network(self, x: Tensor) -> Tensor:
+        return self.model.run_network(x, self.scale)
 
     def forward(self, rgb: Tensor) -> Tensor:
         x = self.upsample(rgb) if self.pre_upsample else rgb
         if not self.luma_only:
-            return self.network(x).clamp(0, 1)
+            return self.run_network(x).clamp(0, 1)
         ycbcr = rgb_to_ycbcr(x)
         cbcr = ycbcr[:, 1:] if self.pre_upsample else self.upsample(ycbcr[:, 1:])
-        return ycbcr_to_rgb(torch.cat([self.network(ycbcr[:, :1]), cbcr], dim=1)).clamp(0, 1)
+        return ycbcr_to_rgb(torch.cat([self.run_network(ycbcr[:, :1]), cbcr], dim=1)).clamp(0, 1)
 
 
 def export_onnx(model, scale: int, path: str | os.PathLike, opset: int = 17) -> Path:
@@ -298,12 +302,14 @@ def export_onnx(model, scale: int, path: str | os.PathLike, opset: int = 17) -> 
     except ImportError:
         raise ImportError("ONNX export needs the onnx package: pip install 'sisr-studio[onnx]'") from None
 
-    if model.scale is not None and scale != model.scale:
-        raise ValueError(f"{model.name}: these weights are for x{model.scale}; export them at --scale {model.scale}")
+    served = model.meta.get("scales", [model.scale]) if model.spec.joint_scales else [model.scale]
+    if model.scale is not None and scale not in served:
+        raise ValueError(f"{model.name}: these weights are for x{'/x'.join(map(str, served))}; "
+                         f"export them at --scale {served[0]}")
     if not model.spec.tile_exact:
         raise ValueError(f"{model.name}: its global attention sizes itself by the image; it cannot be exported "
                          "with dynamic height and width")
-    pipeline = RGBPipeline(model.network, scale, model.spec.pre_upsample, model.color == "y").eval()
+    pipeline = RGBPipeline(model, scale).eval()
     size = max(model.spec.min_size, 16)
     size = -(-size // model.spec.size_multiple) * model.spec.size_multiple
     path = Path(path)

@@ -12,6 +12,7 @@ import json
 import os
 import pickle
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -45,9 +46,13 @@ def user_models_dir() -> Path:
     return Path(user_data_dir("SISR Studio", appauthor=False)) / "models"
 
 
-def weights_filename(model: str, scale: int | None) -> str:
-    """File name for a model's weights: ``name_x2.safetensors``, or ``name.safetensors`` if multi-scale."""
-    return f"{model}.safetensors" if scale is None else f"{model}_x{scale}.safetensors"
+def weights_filename(model: str, scale: int | Sequence[int] | None) -> str:
+    """File name for a model's weights: ``name_x2.safetensors``; ``name_x2x4.safetensors`` for one
+    network serving several scales; ``name.safetensors`` for a pre-upsampling (any scale) network."""
+    if scale is None:
+        return f"{model}.safetensors"
+    scales = [scale] if isinstance(scale, int) else sorted(scale)
+    return f"{model}_{''.join(f'x{s}' for s in scales)}.safetensors"
 
 
 def unwrap_state_dict(obj) -> dict[str, torch.Tensor]:

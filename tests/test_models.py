@@ -205,3 +205,17 @@ def test_srgan_shares_srresnet_generator():
     assert get_spec("srgan").default_config == get_spec("srresnet").default_config
     srgan = build_model("srgan", 4)
     assert srgan.state_dict().keys() == build_model("srresnet", 4).state_dict().keys()
+
+
+def test_fdsrcnn_x4_network_serves_x2_from_its_first_module():
+    model = build_model("fdsrcnn", 4).eval()
+    x = torch.rand(1, 3, 9, 11)
+    with torch.no_grad():
+        x2, x4 = model(x, scale=2), model(x)
+        assert x2.shape == (1, 3, 18, 22) and x4.shape == (1, 3, 36, 44)
+        for p in model.stages[1].parameters():  # the second module plays no part in x2
+            p.add_(1.0)
+        torch.testing.assert_close(model(x, scale=2), x2)
+        assert not torch.allclose(model(x), x4)
+    with pytest.raises(ValueError, match="serves x2/x4, not x3"):
+        model(x, scale=3)

@@ -15,7 +15,8 @@ from conftest import SET5
 from sisr_core.cli import main as sisr
 from sisr_core.training.losses import PerceptualUnavailable, load_vgg19_state, vgg19_features
 from sisr_core.training.trainer import TrainConfig, TrainingRun
-from sisr_core.weights import read_metadata
+from sisr_core.inference.engine import Upscaler
+from sisr_core.weights import read_metadata, read_weights
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -94,6 +95,31 @@ def test_multi_scale_pre_upsampling_and_init_from_other_weights(tiny_data, tmp_p
     TrainingRun(init_cfg, tmp_path / "x4", lambda e: messages.append(e.message)).run()
     # all but the scale-specific deconvolution come from the x2 weights
     assert any(m.startswith("initialised ") and "/" in m for m in messages)
+
+
+def test_fdsrcnn_trains_x2_and_x4_as_one_network(tiny_data, tmp_path, monkeypatch):
+    cfg = config(tiny_data, model="fdsrcnn", scale=4, scales=[2, 4], steps=12, patch=12, model_config={"num_feat": 8})
+    run = TrainingRun(cfg, tmp_path / "fd")
+    start = {k: v.clone() for k, v in run._network().state_dict().items()}
+    final = run.run()
+    assert read_metadata(final)["scales"] == [2, 4]
+    trained, _ = read_weights(final)
+    for head in ("reconstruct.x2.weight", "reconstruct.x4.weight"):  # both scales got gradients
+        assert not torch.allclose(trained[head].float(), start[head], atol=1e-3), head
+    # installed under its joint name, it serves x2 and x4 by name and from the file, not x3
+    user = tmp_path / "user"
+    (user / "models").mkdir(parents=True)
+    (user / "models" / "fdsrcnn_x2x4.safetensors").write_bytes(final.read_bytes())
+    monkeypatch.setenv("SISR_USER_DIR", str(user))
+    monkeypatch.setenv("SISR_WEIGHTS_DIR", str(tmp_path / "none"))
+    lr = torch.rand(1, 3, 10, 12)
+    for upscaler in (Upscaler("fdsrcnn"), Upscaler(weights=final)):
+        assert upscaler.native_scales() == [2, 4]
+        x2, x4 = (upscaler.upscale(lr, s, mode="fast") for s in (2, 4))
+        assert x2.shape[-2:] == (20, 24) and x4.shape[-2:] == (40, 48)
+        assert upscaler.plan(3) == ([4], True)
+    with pytest.raises(ValueError, match="x2 and x4 with --scale 4"):
+        TrainingRun(config(tiny_data, model="fdsrcnn", scale=2, scales=[2, 3]), tmp_path / "bad")
 
 
 def test_degradations_train(tiny_data, tmp_path):

@@ -4,6 +4,9 @@ This is our reading of FD-SRCNN: each module upsamples the features by f (transp
 them back down (strided conv), upsamples the back-projection error and adds it to the first upsampling
 (as in DBPN's up-projection unit), then refines with a few 3x3 convs. x2 and x3 use one module, x4 two
 x2 modules. A 3x3 conv reconstructs the image, added to the bicubic-upsampled input.
+
+The x4 network has a reconstruction after each x2 module, so one network serves x2 and x4: trained on
+both at once (``sisr train --scale 4 --scales 2 4``), the x2 output comes from its first module.
 """
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ class UpProjection(nn.Module):
 
 
 class FDSRCNN(nn.Module):
-    """Feature extraction, one or two up-projection modules, reconstruction plus bicubic residual."""
+    """Feature extraction, up-projection modules, a reconstruction per output scale plus bicubic residual."""
 
     def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=32, num_conv=2, upscale=2):
         super().__init__()
@@ -44,12 +47,22 @@ class FDSRCNN(nn.Module):
         self.upscale = upscale
         self.feature = nn.Sequential(nn.Conv2d(num_in_ch, num_feat, 3, padding=1), nn.PReLU(num_feat))
         factors = [2, 2] if upscale == 4 else [upscale]
-        self.stages = nn.Sequential(*(UpProjection(num_feat, f, num_conv) for f in factors))
-        self.reconstruct = nn.Conv2d(num_feat, num_out_ch, 3, padding=1)
+        self.stages = nn.ModuleList(UpProjection(num_feat, f, num_conv) for f in factors)
+        outputs = [2, 4] if upscale == 4 else [upscale]  # the scale after each stage
+        self.reconstruct = nn.ModuleDict({f"x{s}": nn.Conv2d(num_feat, num_out_ch, 3, padding=1) for s in outputs})
 
-    def forward(self, x: Tensor) -> Tensor:
-        base = F.interpolate(x, scale_factor=self.upscale, mode="bicubic", align_corners=False)
-        return base + self.reconstruct(self.stages(self.feature(x)))
+    def forward(self, x: Tensor, scale: int | None = None) -> Tensor:
+        scale = scale or self.upscale
+        if f"x{scale}" not in self.reconstruct:
+            raise ValueError(f"this FD-SRCNN serves x{'/x'.join(k[1:] for k in self.reconstruct)}, not x{scale}")
+        feat, reached = self.feature(x), 1
+        for stage in self.stages:
+            feat = stage(feat)
+            reached *= 3 if self.upscale == 3 else 2
+            if reached == scale:
+                break
+        base = F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+        return base + self.reconstruct[f"x{scale}"](feat)
 
 
 @register_model(
@@ -57,6 +70,7 @@ class FDSRCNN(nn.Module):
     description="FD-SRCNN: progressive up-and-down sampling (back-projection) modules",
     paper="FD-SRCNN (our reading: DBPN-style up-projection, Haris et al., CVPR 2018)",
     default_config=dict(num_in_ch=3, num_out_ch=3, num_feat=32, num_conv=2),
+    joint_scales=(2, 4),
 )
 def build_fdsrcnn(scale: int, **cfg) -> nn.Module:
     """FD-SRCNN for x``scale``."""

@@ -23,6 +23,8 @@ class ModelSpec:
     scales: tuple[int, ...] = (2, 3, 4)
     pre_upsample: bool = False  # input is bicubic-upsampled to the output size first
     multi_scale: bool = False  # one set of weights serves every scale (pre-upsampling nets)
+    joint_scales: tuple[int, ...] = ()  # scales one network can be trained for at once: built for the
+    # largest, its forward takes ``scale`` (FD-SRCNN's x2 and x4 share their first stage)
     default_config: dict = field(default_factory=dict)
     tile_exact: bool = True  # False where a global operation (non-local attention) sees the whole image
     min_size: int = 1  # smallest input side the network accepts; smaller inputs are padded

@@ -119,6 +119,11 @@ class TrainingRun:
         self.spec = get_spec(config.model)
         if not self.spec.pre_upsample and config.scale not in self.spec.scales:
             raise ValueError(f"model {config.model!r} has no x{config.scale} variant")
+        if config.scales and not self.spec.pre_upsample:
+            joint = set(self.spec.joint_scales)
+            if not joint or not set(config.scales) <= joint or config.scale != max(config.scales):
+                together = f"x{' and x'.join(map(str, sorted(joint)))} with --scale {max(joint)}" if joint else "one scale"
+                raise ValueError(f"model {config.model!r} trains {together}, not --scales {' '.join(map(str, config.scales))}")
 
     # -- control from another thread -------------------------------------------------------------
     def cancel(self) -> None:
@@ -255,7 +260,7 @@ class TrainingRun:
                 inp = inp.contiguous(memory_format=torch.channels_last)
                 for group in optim.param_groups:
                     group["lr"] = self._lr_at(self.step)
-                sr = model(inp)
+                sr = model(inp, scale=int(scale)) if self.spec.joint_scales else model(inp)
                 losses = {"pixel": pixel_loss(sr, target)}
                 if teacher is not None:
                     with torch.no_grad():
@@ -397,7 +402,7 @@ class TrainingRun:
         meta = {
             "model": cfg.model,
             "config": model_cfg,
-            "scales": sorted(set(cfg.train_scales())) if self.spec.multi_scale else [cfg.scale],
+            "scales": sorted(set(cfg.train_scales())) if self.spec.multi_scale or self.spec.joint_scales else [cfg.scale],
             "color": "y" if model_cfg.get("num_in_ch", 3) == 1 else "rgb",
             "value_range": [0, 1],
             "params": count_parameters(net),

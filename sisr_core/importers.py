@@ -42,7 +42,15 @@ from sisr_core.resize import _cubic
 from sisr_core.weights import WeightsError, count_parameters, load_state, read_weights, save_weights
 
 KERAS_SOURCE = "Keras Image-Super-Resolution (converted)"
-KERAS_MODELS = ("sr", "esr", "dsr", "rnsr", "distilled_rnsr", "nlrnsr")
+KERAS_FILES = {  # the x2 weight files the Keras project shipped, by the network they hold
+    "sr": "SR Weights 2X.h5",
+    "esr": "Expantion SR Weights 2X.h5",
+    "dsr": "Denoising AutoEncoder 2X.h5",
+    "rnsr": "ResNetSR 2X.h5",
+    "distilled_rnsr": "DistilledResNetSR 2X.h5",
+    "nlrnsr": "NonLocalResNetSR 2X.h5",
+}
+KERAS_MODELS = tuple(KERAS_FILES)
 INFERABLE_MODELS = ("edsr", "edsr-baseline", "wdsr-a", "wdsr-b")
 
 

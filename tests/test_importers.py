@@ -20,14 +20,7 @@ from sisr_core.resize import imresize
 from sisr_core.weights import read_metadata
 
 KERAS_DIR = Path(__file__).resolve().parents[2] / "shared" / "anchors" / "seed_keras_weights"
-KERAS_FILES = {
-    "sr": "SR Weights 2X.h5",
-    "esr": "Expantion SR Weights 2X.h5",
-    "dsr": "Denoising AutoEncoder 2X.h5",
-    "rnsr": "ResNetSR 2X.h5",
-    "distilled_rnsr": "DistilledResNetSR 2X.h5",
-    "nlrnsr": "NonLocalResNetSR 2X.h5",
-}
+KERAS_FILES = importers.KERAS_FILES
 BICUBIC_SET5_X2 = 33.65  # our MATLAB bicubic by the benchmark protocol (published: 33.66)
 SR_SET5_X2 = 35.63  # measured: `sisr eval` of the converted file, whole Set5
 # Measured on 96 px centre crops of Set5 (x2, Y PSNR, 2 px border): (network, bicubic on the same LR).

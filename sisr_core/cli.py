@@ -324,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a network on folders of images")
     p.add_argument("--model", help="network name")
     p.add_argument("--scale", type=_scale)
-    p.add_argument("--scales", type=_scale, nargs="+", help="multi-scale training (pre-upsampling networks)")
+    p.add_argument("--scales", type=_scale, nargs="+", help="multi-scale training: pre-upsampling networks (e.g. 2 3 4); fdsrcnn: --scale 4 --scales 2 4")
     p.add_argument("--data", action="append", metavar="DIR", help="folder of HR training images (repeatable)")
     p.add_argument("--lr-data", action="append", metavar="DIR",
                    help="folder of LR images paired by name with the --data folder of the same position")

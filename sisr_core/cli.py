@@ -147,6 +147,8 @@ def run_train(args: argparse.Namespace) -> int:
             overrides["steps"] = args.steps
         bar = tqdm(unit="step", disable=args.quiet)
         run = TrainingRun.resume(args.resume, None, **overrides)
+        if overrides:  # the recipe changed: the weights' metadata records both commands
+            run.config.command += " && " + args.command_line
     else:
         if not (args.model and args.scale and args.data):
             print("error: --model, --scale and --data are needed (or --resume RUN_DIR)", file=sys.stderr)
@@ -160,7 +162,7 @@ def run_train(args: argparse.Namespace) -> int:
             perceptual_weight=args.perceptual, adversarial_weight=args.adversarial, vgg_weights=args.vgg_weights,
             allow_download=args.allow_download, val_every=args.val_every, seed=args.seed,
             checkpoint_minutes=args.checkpoint_minutes, num_workers=args.workers, grad_clip=args.grad_clip,
-            command="sisr " + shlex.join(sys.argv[1:]),
+            command=args.command_line,
         )
         out = args.out or f"runs/{args.model}_x{args.scale}"
         if (Path(out) / "checkpoint.pt").exists():
@@ -417,7 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.command_line = "sisr " + shlex.join(argv)  # for the training metadata
     if getattr(args, "threads", None):
         import torch
 

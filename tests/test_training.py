@@ -161,6 +161,17 @@ def test_torchrun_two_processes(tiny_data, tmp_path):
     assert read_metadata(out / "final.safetensors")["training"]["steps"] == 6
 
 
+def test_resume_with_more_steps_records_both_commands(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    first = ["train", "--model", "espcn", "--scale", "2", "--data", str(tiny_data), "--steps", "4", "--batch", "4",
+             "--patch", "12", "--out", str(out), "-q"]
+    assert sisr(first) == 0
+    assert sisr(["train", "--resume", str(out), "--steps", "6", "-q"]) == 0
+    training = read_metadata(out / "final.safetensors")["training"]
+    assert training["steps"] == 6
+    assert training["command"].startswith("sisr train --model espcn") and "&& sisr train --resume" in training["command"]
+
+
 def _write_pairs(hr_dir: Path, lr_dir: Path, names: list[str], lr_suffix: str = "") -> None:
     from conftest import random_image
     from sisr_core.data.degradations import bicubic

@@ -59,7 +59,7 @@ def miss(meta: dict, measured: float, goal: float) -> str:
     """A miss with its figure and the training it had, e.g. "36.00 < 37.6 after 20000 steps (1.3 h)"."""
     training = meta.get("training", {})
     hours = training.get("seconds", 0) / 3600
-    return (f"**miss**: {measured:.2f} < {goal} after {training.get('steps', '?')} steps ({hours:.1f} CPU-h); "
+    return (f"**miss**: {measured:.2f} < {goal} after {training.get('steps', '?')} steps ({hours:.1f} h on 2 shared cores); "
             "needs longer training")
 
 

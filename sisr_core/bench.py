@@ -202,8 +202,32 @@ def memory_case(size: int, scale: int, photo_format: str = "png", output_format:
         if proc.returncode != 0 or not outputs:
             raise RuntimeError(f"sisr upscale failed ({proc.returncode}): {message.splitlines()[-1:] or ''}")
         peak = usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
-        return {"size": size, "scale": scale, "input": src.name, "output": outputs[0].name,
-                "output_mb": outputs[0].stat().st_size / 2**20, "seconds": seconds, "peak_mb": peak}
+        width, height = _image_size(outputs[0])
+        if (width, height) != (size * scale, size * scale):
+            raise RuntimeError(f"{outputs[0].name} is {width}x{height}, not {size * scale}x{size * scale}")
+        return {"size": size, "scale": scale, "input": src.name, "output": outputs[0].name, "width": width,
+                "height": height, "output_mb": outputs[0].stat().st_size / 2**20, "seconds": seconds,
+                "peak_mb": peak}
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    """Width and height from the file's header only (a huge output is never decoded)."""
+    import tifffile
+    from PIL import Image
+
+    if path.suffix.lower() in (".tif", ".tiff"):
+        with tifffile.TiffFile(path) as tif:
+            return tif.pages.first.imagewidth, tif.pages.first.imagelength
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # only the header is read
+    try:
+        with Image.open(path) as im:
+            return im.size
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
 
 
 def batch_case(count: int, size: int, scale: int, photo_format: str = "jpg", model: str | None = None,

@@ -45,6 +45,7 @@ _KEEPS_METADATA = {"PNG", "JPEG", "WEBP", "TIFF"}
 STREAMED_FORMATS = ("PNG", "TIFF")  # written band by band, never whole
 _MAX_SIDE = {"JPEG": 65535, "WEBP": 16383, "GIF": 65535}
 _TIFF_TILE = 256
+_BIGTIFF_BYTES = 2**31  # uncompressed size from which a streamed TIFF is a BigTIFF (64-bit offsets)
 _ORIENTATION = 0x0112
 _TIFF_SIGNATURES = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF
 _EXIF_HEADER = b"Exif\x00\x00"
@@ -607,7 +608,7 @@ def _stream_tiff(f, bands: _BandSource, plan: BandedOutput, grey, has_alpha, lik
         extrasamples=("unassalpha",) if has_alpha else None,
         compression="zlib",
         iccprofile=like.icc_profile,
-        bigtiff=raw > 2**31,
+        bigtiff=raw > _BIGTIFF_BYTES,
         maxworkers=1,
     )
 

@@ -239,3 +239,21 @@ def test_bench_memory_and_batch_on_tiny_cases(model_dir, tmp_path, capsys):
     assert batch["done"] == 3 and batch["inference_seconds"] > 0 and batch["ratio"] > 0
     text = capsys.readouterr().out
     assert "peak RSS" in text and "ratio" in text
+
+
+def test_large_streamed_tiff_is_a_bigtiff_that_reads_back(tmp_path, monkeypatch):
+    import tifffile
+
+    from sisr_core import io as io_module
+
+    monkeypatch.setattr(io_module, "_BIGTIFF_BYTES", 0)  # as for a multi-gigabyte output
+    up = upscaler_with(loaded("espcn", 2))
+    src = tmp_path / "in.png"
+    make_input(src, "rgb8")
+    whole = run_job(Job(src, tmp_path / "whole.png"), up, 2, memory_budget=2**30)
+    banded = run_job(Job(src, tmp_path / "banded.tif"), up, 2, memory_budget=40_000)
+    assert whole.status == banded.status == "done"
+    with tifffile.TiffFile(tmp_path / "banded.tif") as tif:
+        assert tif.is_bigtiff and tif.pages.first.is_tiled
+    a, b = read_image(tmp_path / "whole.png"), read_image(tmp_path / "banded.tif")
+    assert np.abs(a.pixels - b.pixels).max() * 255 <= 1.01

@@ -8,10 +8,10 @@ the same code (the Keras nlrnsr takes ~15 minutes: its attention spans whole ima
 from __future__ import annotations
 
 import argparse
-import re
 import tempfile
 from pathlib import Path
 
+from readme_block import replace_block
 from sisr_core.anchors import OpenCVUpscaler, find_anchors
 from sisr_core.evaluation import evaluate_methods
 from sisr_core.importers import KERAS_FILES, import_keras
@@ -131,12 +131,7 @@ def main() -> None:
     if not args.write:
         print(text)
         return
-    readme = REPO / "README.md"
-    body = readme.read_text()
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-    if not pattern.search(body):
-        raise SystemExit(f"README.md has no {START} ... {END} block")
-    readme.write_text(pattern.sub(lambda _: f"{START}\n{text}\n{END}", body))
+    replace_block(START, END, text)
     print("README.md table updated")
 
 

@@ -1,0 +1,16 @@
+"""Replace a generated block of README.md (between two HTML comment markers)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def replace_block(start: str, end: str, text: str, readme: Path = README) -> None:
+    """Put ``text`` between the ``start`` and ``end`` markers of ``readme``; refuse if they are missing."""
+    body = readme.read_text()
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    if not pattern.search(body):
+        raise SystemExit(f"{readme.name} has no {start} ... {end} block")
+    readme.write_text(pattern.sub(lambda _: f"{start}\n{text}\n{end}", body))

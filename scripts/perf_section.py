@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from readme_block import replace_block
+from sisr_core.bench import speed_ratio
 from sisr_core.zoo import default_model
 
 START, END = "<!-- perf:start -->", "<!-- perf:end -->"
@@ -33,14 +34,14 @@ def network_lines(bench: dict) -> list[str]:
     for r in bench["rows"]:
         name = f"**{r['name']}** (default)" if r["name"] == default else r["name"]
         flops = f"{r['gflops_per_s']:.1f} | {100 * r['fraction_of_matmul']:.0f}%" if r.get("gflop") else "- | -"
-        ratio = f"ours {r['ours_speedup']:.2f}x faster" if r.get("ours_speedup") else ""
+        ratio = f"ours {speed_ratio(r['ours_speedup'])}" if r.get("ours_speedup") else ""
         lines.append(f"| {name} | x{r['scale']} | {r['seconds']:.2f} | {r['output_mp_per_s']:.2f} | {flops} | "
                      f"{r['peak_mb']:.0f} | {ratio} |")
     lines.append("")
     for r in bench["rows"]:
         if r.get("ours_speedup"):
             lines.append(f"- {r['name']} x{r['scale']}: " + verdict(
-                r["ours_speedup"] >= 2, f"ours is {r['ours_speedup']:.2f}x faster (target 2x)"))
+                r["ours_speedup"] >= 2, f"ours is {speed_ratio(r['ours_speedup'])} (target: 2x faster)"))
     ours = next((r for r in bench["rows"] if r["name"] == default and r.get("gflop") and r["scale"] == 2), None)
     if ours:
         lines.append(f"- default network `{default}`: " + verdict(

@@ -133,6 +133,11 @@ def run_bench(models: list[str] | None, scales: list[int], size: int, threads: i
     return {"matmul_gflops": peak, "threads": threads, "size": size, "rows": rows}
 
 
+def speed_ratio(speedup: float) -> str:
+    """"2.10x faster" or "1.41x slower" for OpenCV's time over ours."""
+    return f"{speedup:.2f}x faster" if speedup >= 1 else f"{1 / speedup:.2f}x slower"
+
+
 def format_row(row: dict) -> str:
     """One line of the benchmark table."""
     line = f"{row['name']:18s} x{row['scale']}  {row['seconds']:8.2f} s  {row['output_mp_per_s']:7.2f} MP/s"
@@ -142,7 +147,7 @@ def format_row(row: dict) -> str:
         line += " " * 34
     line += f"  peak {row['peak_mb']:7.0f} MB"
     if row.get("ours_speedup"):
-        line += f"  ours is {row['ours_speedup']:.2f}x faster"
+        line += "  ours: " + speed_ratio(row["ours_speedup"])
     return line
 
 

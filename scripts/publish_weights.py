@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from sisr_core.bench import _save_photo as save_photo, synthetic_photo
+from sisr_core.bench import save_photo, synthetic_photo
 from sisr_core.evaluation import evaluate
 from sisr_core.models.registry import get_spec
 from sisr_core.weights import read_weights, save_weights, shipped_weights_dir, weights_filename

@@ -175,7 +175,8 @@ def synthetic_photo(height: int, width: int, seed: int = 0, block: int = 1536) -
     return out
 
 
-def _save_photo(path: Path, pixels: np.ndarray) -> None:
+def save_photo(path: Path, pixels: np.ndarray) -> None:
+    """Write a synthetic photo as JPEG (quality 92) or fast-compressed PNG."""
     import cv2
 
     params = [cv2.IMWRITE_JPEG_QUALITY, 92] if path.suffix == ".jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
@@ -188,7 +189,7 @@ def memory_case(size: int, scale: int, photo_format: str = "png", output_format:
     """``sisr upscale`` of a size x size photo in a child process: its peak RSS, seconds and output."""
     with tempfile.TemporaryDirectory(prefix="sisr-bench-", dir=workdir) as tmp:
         src = Path(tmp) / f"photo_{size}.{photo_format}"
-        _save_photo(src, synthetic_photo(size, size))
+        save_photo(src, synthetic_photo(size, size))
         out = Path(tmp) / "out"
         cmd = [sys.executable, "-m", "sisr_core.cli", "upscale", str(src), "-s", str(scale), "-o", str(out), "-q",
                "--format", output_format] + (["-m", model] if model else [])
@@ -252,7 +253,7 @@ def batch_case(count: int, size: int, scale: int, photo_format: str = "jpg", mod
         rng = np.random.default_rng(0)
         for i in range(count):
             y, x = rng.integers(0, size * 3, 2)
-            _save_photo(folder / f"p{i:04d}.{photo_format}", mosaic[y : y + size, x : x + size])
+            save_photo(folder / f"p{i:04d}.{photo_format}", mosaic[y : y + size, x : x + size])
         del mosaic
         images = [read_image(p, native=True) for p in sorted(folder.iterdir())]
         upscaler.upscale(image_to_tensor(images[0]), scale)  # warm-up

@@ -11,7 +11,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from readme_block import replace_block
+from readme_block import print_or_write
 from sisr_core.anchors import OpenCVUpscaler, find_anchors
 from sisr_core.evaluation import evaluate_methods
 from sisr_core.importers import KERAS_FILES, import_keras
@@ -128,12 +128,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--write", action="store_true", help="replace the table in README.md")
     args = p.parse_args()
-    text = table()
-    if not args.write:
-        print(text)
-        return
-    replace_block(START, END, text)
-    print("README.md table updated")
+    print_or_write(START, END, table(), args.write, "table")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from readme_block import replace_block
+from readme_block import print_or_write
 from sisr_core.bench import speed_ratio
 from sisr_core.zoo import default_model
 
@@ -85,12 +85,7 @@ def main() -> None:
     p.add_argument("json", type=Path, nargs="+", help="files written by sisr bench --json")
     p.add_argument("--write", action="store_true", help="replace the section in README.md")
     args = p.parse_args()
-    text = section(args.json)
-    if not args.write:
-        print(text)
-        return
-    replace_block(START, END, text)
-    print("README.md performance section updated")
+    print_or_write(START, END, section(args.json), args.write, "performance section")
 
 
 if __name__ == "__main__":

@@ -14,3 +14,12 @@ def replace_block(start: str, end: str, text: str, readme: Path = README) -> Non
     if not pattern.search(body):
         raise SystemExit(f"{readme.name} has no {start} ... {end} block")
     readme.write_text(pattern.sub(lambda _: f"{start}\n{text}\n{end}", body))
+
+
+def print_or_write(start: str, end: str, text: str, write: bool, what: str) -> None:
+    """Print ``text``, or with ``write`` put it in README.md's block and say so."""
+    if not write:
+        print(text)
+        return
+    replace_block(start, end, text)
+    print(f"README.md {what} updated")

@@ -224,11 +224,7 @@ class Upscaler:
         self._weights = weights
         self._loaded: dict[int | None, LoadedModel] = {}
         if weights is not None:
-            first = load_model(model, None, weights, self.device)
-            first.network.to(self.dtype)
-            self._loaded[first.scale] = first
-            for s in first.meta.get("scales", []) if first.spec.joint_scales else []:
-                self._loaded[s] = replace(first, scale=s)
+            first = self._keep(load_model(model, None, weights, self.device))
             model = first.name
         if model is None:
             raise ValueError("give a model name or a weight file")
@@ -249,9 +245,17 @@ class Upscaler:
         if key not in self._loaded:
             if self._weights is not None and key is not None:
                 raise NoWeightsError(f"{self._weights}: these weights are for x{next(iter(self._loaded))} only")
-            self._loaded[key] = load_model(self.name, scale, None, self.device)
-            self._loaded[key].network.to(self.dtype)
+            self._keep(load_model(self.name, scale, None, self.device))
         return self._loaded[key]
+
+    def _keep(self, loaded: LoadedModel) -> LoadedModel:
+        """Cache a loaded network in our dtype under its scale, and under every other scale its file
+        serves (one FD-SRCNN network for x2 and x4 is loaded once)."""
+        loaded.network.to(self.dtype)
+        self._loaded[loaded.scale] = loaded
+        for s in loaded.meta.get("scales", []) if loaded.spec.joint_scales else []:
+            self._loaded.setdefault(s, replace(loaded, scale=s))
+        return loaded
 
     def plan(self, scale: int) -> tuple[list[int], bool]:
         """Native passes for ``scale`` and whether a final downscale follows."""

@@ -145,6 +145,8 @@ def run_train(args: argparse.Namespace) -> int:
     if args.resume:
         if args.steps:
             overrides["steps"] = args.steps
+        if args.precision:
+            overrides["precision"] = args.precision
         bar = tqdm(unit="step", disable=args.quiet)
         run = TrainingRun.resume(args.resume, None, **overrides)
         if overrides:  # the recipe changed: the weights' metadata records both commands
@@ -162,7 +164,7 @@ def run_train(args: argparse.Namespace) -> int:
             perceptual_weight=args.perceptual, adversarial_weight=args.adversarial, vgg_weights=args.vgg_weights,
             allow_download=args.allow_download, val_every=args.val_every, seed=args.seed,
             checkpoint_minutes=args.checkpoint_minutes, num_workers=args.workers, grad_clip=args.grad_clip,
-            command=args.command_line,
+            precision=args.precision or "auto", command=args.command_line,
         )
         out = args.out or f"runs/{args.model}_x{args.scale}"
         if (Path(out) / "checkpoint.pt").exists():
@@ -350,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--precision", choices=("auto", "bf16", "fp32"),
+                   help="bf16 mixed precision (weights stay fp32), fp32, or auto (default): bf16 where the CPU "
+                        "computes it natively (AMX/AVX512-BF16), 3-4x faster steps there")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/MODEL_xSCALE)")

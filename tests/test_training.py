@@ -172,6 +172,20 @@ def test_resume_with_more_steps_records_both_commands(tiny_data, tmp_path):
     assert training["command"].startswith("sisr train --model espcn") and "&& sisr train --resume" in training["command"]
 
 
+def test_bf16_mixed_precision_learns_like_fp32(tiny_data, tmp_path):
+    results = {}
+    for precision in ("fp32", "bf16"):
+        run = TrainingRun(config(tiny_data, steps=60, val=[str(SET5)], val_every=60, precision=precision),
+                          tmp_path / precision)
+        final = run.run()
+        results[precision] = (run.best_psnr, read_weights(final)[0])
+    (psnr32, w32), (psnr16, w16) = results["fp32"], results["bf16"]
+    assert psnr16 > psnr32 - 0.3, (psnr16, psnr32)
+    assert any(not torch.equal(w32[k], w16[k]) for k in w32)  # same seed and data: only bf16 arithmetic differs
+    with pytest.raises(ValueError, match="precision 'fp16'"):
+        TrainingRun(config(tiny_data, precision="fp16"), tmp_path / "fp16")
+
+
 def _write_pairs(hr_dir: Path, lr_dir: Path, names: list[str], lr_suffix: str = "") -> None:
     from conftest import random_image
     from sisr_core.data.degradations import bicubic

@@ -26,13 +26,14 @@ from torch.optim.swa_utils import AveragedModel
 
 from sisr_core.data.datasets import PatchStream, SRImageSet, find_images
 from sisr_core.inference.color import rgb_to_y
-from sisr_core.inference.engine import LoadedModel, load_model
+from sisr_core.inference.engine import LoadedModel, load_model, native_bf16
 from sisr_core.metrics import psnr
 from sisr_core.models.registry import build_model, get_spec
 from sisr_core.resize import imresize
 from sisr_core.training.losses import PIXEL_LOSSES, PerceptualLoss, adversarial_loss, load_vgg19_state
 from sisr_core.weights import count_parameters, read_weights, save_weights
 
+PRECISIONS = ("auto", "bf16", "fp32")
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.safetensors"
 FINAL = "final.safetensors"
@@ -73,6 +74,7 @@ class TrainConfig:
     preview_every: int = 0
     seed: int = 0
     num_workers: int = 0
+    precision: str = "auto"  # bf16 mixed precision (fp32 master weights) or fp32; auto: bf16 where the CPU has it
     command: str = ""  # the command line that started the run, for the weights' metadata
 
     def train_scales(self) -> list[int]:
@@ -119,6 +121,9 @@ class TrainingRun:
         self.spec = get_spec(config.model)
         if not self.spec.pre_upsample and config.scale not in self.spec.scales:
             raise ValueError(f"model {config.model!r} has no x{config.scale} variant")
+        if config.precision not in PRECISIONS:
+            raise ValueError(f"precision {config.precision!r}: choose one of {', '.join(PRECISIONS)}")
+        self.bf16 = config.precision == "bf16" or (config.precision == "auto" and native_bf16())
         if config.scales and not self.spec.pre_upsample:
             joint = set(self.spec.joint_scales)
             if not joint or not set(config.scales) <= joint or config.scale != max(config.scales):
@@ -260,17 +265,18 @@ class TrainingRun:
                 inp = inp.contiguous(memory_format=torch.channels_last)
                 for group in optim.param_groups:
                     group["lr"] = self._lr_at(self.step)
-                sr = model(inp, scale=int(scale)) if self.spec.joint_scales else model(inp)
-                losses = {"pixel": pixel_loss(sr, target)}
-                if teacher is not None:
-                    with torch.no_grad():
-                        t_out = teacher.forward_rgb(lr_batch, int(scale))
-                        t_out = rgb_to_y(t_out) if target.shape[1] == 1 else t_out
-                    losses["distill"] = cfg.distill_weight * pixel_loss(sr, t_out)
-                if perceptual is not None:
-                    losses["perceptual"] = cfg.perceptual_weight * perceptual(sr, target)
-                if disc is not None:
-                    losses["adversarial"] = cfg.adversarial_weight * adversarial_loss(disc(sr), True)
+                with self._autocast():  # bf16 convolutions, fp32 weights and losses
+                    sr = (model(inp, scale=int(scale)) if self.spec.joint_scales else model(inp)).float()
+                    losses = {"pixel": pixel_loss(sr, target)}
+                    if teacher is not None:
+                        with torch.no_grad():
+                            t_out = teacher.forward_rgb(lr_batch, int(scale)).float()
+                            t_out = rgb_to_y(t_out) if target.shape[1] == 1 else t_out
+                        losses["distill"] = cfg.distill_weight * pixel_loss(sr, t_out)
+                    if perceptual is not None:
+                        losses["perceptual"] = cfg.perceptual_weight * perceptual(sr, target)
+                    if disc is not None:
+                        losses["adversarial"] = cfg.adversarial_weight * adversarial_loss(disc(sr).float(), True)
                 total = sum(losses.values())
                 optim.zero_grad(set_to_none=True)
                 total.backward()
@@ -278,7 +284,9 @@ class TrainingRun:
                     nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
                 optim.step()
                 if disc is not None:
-                    d_loss = adversarial_loss(disc(target), True) + adversarial_loss(disc(sr.detach()), False)
+                    with self._autocast():
+                        d_loss = (adversarial_loss(disc(target).float(), True)
+                                  + adversarial_loss(disc(sr.detach()).float(), False))
                     optim_d.zero_grad(set_to_none=True)
                     d_loss.backward()
                     optim_d.step()
@@ -325,6 +333,9 @@ class TrainingRun:
         return final
 
     # -- pieces ----------------------------------------------------------------------------------
+    def _autocast(self):
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16)
+
     @torch.no_grad()
     def validate(self, net: nn.Module, pairs: list) -> float:
         """Mean Y-PSNR (benchmark protocol) of ``net`` on whole validation images."""

@@ -35,16 +35,48 @@ def _contributions(in_len: int, out_len: int, scale: float, antialias: bool, dev
     dist = u[:, None] - indices
     weights = scale * _cubic(dist * scale) if shrink else _cubic(dist)
     weights = weights / weights.sum(dim=1, keepdim=True)
-    # Mirror out-of-range indices (MATLAB's "symmetric" padding), 0-based.
-    idx = indices.long() - 1
-    period = 2 * in_len
-    idx = torch.remainder(idx, period)
-    idx = torch.where(idx >= in_len, period - 1 - idx, idx)
+    idx = _mirror(indices.long() - 1, in_len)
     keep = weights.abs().sum(dim=0) > 0
     return idx[:, keep], weights[:, keep].float()
 
 
+def _mirror(idx: torch.Tensor, length: int) -> torch.Tensor:
+    """0-based indices folded into [0, length) as MATLAB's "symmetric" padding does."""
+    period = 2 * length
+    idx = torch.remainder(idx, period)
+    return torch.where(idx >= length, period - 1 - idx, idx)
+
+
+def _upscale_axis(x: torch.Tensor, dim: int, factor: int) -> torch.Tensor:
+    """Integer upscaling of one axis by shifted multiply-adds, ~10x faster than the gather.
+
+    Output pixel ``k * factor + p`` weighs input pixels ``k + left_p + j`` (j < 6) with weights that
+    depend on the phase ``p`` only (the same weights as :func:`_contributions`), so each phase is a
+    sum of shifted slices of the mirror-padded axis, written into its place in the output."""
+    if dim == x.ndim - 1:  # slices along rows are contiguous runs; along the last axis they are not
+        return _upscale_axis(x.transpose(-1, -2).contiguous(), dim - 1, factor).transpose(-1, -2).contiguous()
+    length = x.shape[dim]
+    u = torch.arange(1, factor + 1, dtype=torch.float64) / factor + 0.5 * (1 - 1 / factor)
+    left = torch.floor(u - 2)  # MATLAB's 1-based first tap of each phase, for k = 0
+    weights = _cubic(u[:, None] - left[:, None] - torch.arange(6, dtype=torch.float64))
+    weights = (weights / weights.sum(dim=1, keepdim=True)).tolist()
+    start = int(left.min())
+    span = int(left.max()) - start + 6
+    padded = x.index_select(dim, _mirror(torch.arange(start - 1, start + length + span - 2, device=x.device), length))
+    out = x.new_empty(x.shape[:dim] + (length, factor) + x.shape[dim + 1 :])
+    for p in range(factor):
+        phase = out.select(dim + 1, p)
+        offset = int(left[p]) - start
+        torch.mul(padded.narrow(dim, offset, length), weights[p][0], out=phase)
+        for j in range(1, 6):
+            if weights[p][j]:
+                phase.add_(padded.narrow(dim, offset + j, length), alpha=weights[p][j])
+    return out.reshape(x.shape[:dim] + (length * factor,) + x.shape[dim + 1 :])
+
+
 def _resize_axis(x: torch.Tensor, dim: int, out_len: int, scale: float, antialias: bool) -> torch.Tensor:
+    if scale == int(scale) and scale > 1 and out_len == x.shape[dim] * scale:
+        return _upscale_axis(x, dim, int(scale))
     idx, w = _contributions(x.shape[dim], out_len, scale, antialias, device=x.device)
     taps = idx.shape[1]
     gathered = x.index_select(dim, idx.reshape(-1))

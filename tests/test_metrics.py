@@ -37,6 +37,20 @@ def test_imresize_matches_matlab_on_known_values():
     assert torch.allclose(out[0, 0, 0], torch.tensor([3.4609375, 5.5390625]), atol=1e-5)
 
 
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("shape", [(2, 3, 17, 10), (1, 1, 1, 5)])
+def test_integer_upscale_equals_matlab_weight_matrices(scale, shape):
+    from sisr_core.resize import _contributions
+
+    def matrix(n: int) -> torch.Tensor:  # MATLAB's contributions as a dense (n * scale, n) matrix
+        idx, w = _contributions(n, n * scale, float(scale), True)
+        return torch.zeros(n * scale, n).scatter_add_(1, idx, w)
+
+    x = torch.rand(*shape)
+    expected = matrix(shape[-2]) @ x @ matrix(shape[-1]).T
+    assert torch.allclose(imresize(x, scale), expected, atol=1e-5)
+
+
 def test_psnr_identical_and_known_error():
     img = torch.rand(1, 3, 20, 20)
     assert psnr(img, img, 2) == float("inf")

@@ -3,3 +3,6 @@
 No Qt here: the app and the command line call this package, never the other way round.
 """
 __version__ = "0.1.0"
+
+# Inference arithmetic: auto (bf16 on a CPU that computes it natively, else fp32), fp32, bf16, fp16 (GPU).
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")

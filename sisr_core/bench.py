@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from sisr_core.anchors import OpenCVUpscaler, find_anchors
-from sisr_core.inference.engine import LoadedModel, prepare_network
+from sisr_core.inference.engine import LoadedModel, prepare_network, resolve_precision
 from sisr_core.models.registry import build_model, get_spec, list_models
 
 ANCHORS = Path(__file__).resolve().parents[2] / "shared" / "anchors" / "opencv_dnn_superres"
@@ -72,19 +72,22 @@ def count_conv_flops(network: nn.Module, run) -> int:
     return total
 
 
-def network_case(name: str, scale: int, size: int, threads: int, repeats: int) -> dict:
+def network_case(name: str, scale: int, size: int, threads: int, repeats: int, precision: str = "auto") -> dict:
     """Time one network (fast mode, RGB in) on a size x size image; run inside a child process."""
     torch.set_num_threads(threads)
     spec = get_spec(name)
     network = prepare_network(build_model(name, scale))
-    model = LoadedModel(name, spec, network, None if spec.multi_scale else scale, {"config": spec.config()})
+    precision = resolve_precision(precision, torch.device("cpu"))
+    model = LoadedModel(name, spec, network, None if spec.multi_scale else scale, {"config": spec.config()},
+                        bf16=precision == "bf16")
     image = torch.rand(1, 3, size, size)
     with torch.inference_mode():
         small = torch.rand(1, 3, 16, 16)
         model.forward_rgb(small, scale)
         flops = count_conv_flops(network, lambda: model.forward_rgb(image, scale))
         seconds = min(_timed(lambda: model.forward_rgb(image, scale)) for _ in range(repeats))
-    return {"kind": "ours", "name": name, "scale": scale, "size": size, "threads": threads, "seconds": seconds,
+    return {"kind": "ours", "name": name, "scale": scale, "size": size, "threads": threads, "precision": precision,
+            "seconds": seconds,
             "gflop": flops / 1e9, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -107,13 +110,13 @@ def _in_child(kind: str, *args) -> dict:
 
 
 def run_bench(models: list[str] | None, scales: list[int], size: int, threads: int, repeats: int,
-              vs_opencv: bool, progress=print) -> dict:
+              vs_opencv: bool, progress=print, precision: str = "auto") -> dict:
     """All cases, each in a child process; returns {"matmul_gflops": ..., "rows": [...]}."""
     peak = matmul_gflops(threads)
     rows = []
     for name in models or list_models():
         for scale in scales:
-            row = _in_child("network_case", name, scale, size, threads, repeats)
+            row = _in_child("network_case", name, scale, size, threads, repeats, precision)
             row["gflops_per_s"] = row["gflop"] / row["seconds"]
             row["fraction_of_matmul"] = row["gflops_per_s"] / peak
             row["output_mp_per_s"] = (size * scale) ** 2 / 1e6 / row["seconds"]
@@ -140,7 +143,8 @@ def speed_ratio(speedup: float) -> str:
 
 def format_row(row: dict) -> str:
     """One line of the benchmark table."""
-    line = f"{row['name']:18s} x{row['scale']}  {row['seconds']:8.2f} s  {row['output_mp_per_s']:7.2f} MP/s"
+    line = (f"{row['name']:18s} x{row['scale']} {row.get('precision', 'fp32'):>4s}  {row['seconds']:8.2f} s  "
+            f"{row['output_mp_per_s']:7.2f} MP/s")
     if row.get("gflop") is not None:
         line += f"  {row['gflops_per_s']:7.1f} GFLOP/s ({100 * row['fraction_of_matmul']:4.0f}% of matmul)"
     else:

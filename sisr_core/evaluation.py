@@ -20,11 +20,13 @@ def evaluate(
     rgb: bool = False,
     ensemble: bool = False,
     opencv: list[str] | None = None,
+    precision: str = "auto",
 ) -> list[dict]:
-    """Rows for a network (name or weight file), optionally bicubic and OpenCV anchor graphs."""
+    """Rows for a network (name or weight file), optionally bicubic and OpenCV anchor graphs; the network
+    runs in ``precision`` (by default what `sisr upscale` and the app run)."""
     methods: list = [("bicubic", None)] if baseline else []
     if model or weights:
-        upscaler = Upscaler(model, weights, device="cpu")
+        upscaler = Upscaler(model, weights, device="cpu", precision=precision)
         methods.append((upscaler.name, upscaler))
     for path in opencv or []:
         from sisr_core.anchors import OpenCVUpscaler

@@ -139,9 +139,9 @@ def test_input_is_never_the_output(model_dir, photos, capsys):
     assert (photos / "a.png").read_bytes() == before
 
 
-def test_half_precision_is_refused_on_cpu(model_dir, photos, capsys):
-    assert sisr(["upscale", str(photos / "a.png"), "-m", "fsrcnn", "--device", "cpu", "--half", "-q"]) == 2
-    assert "half precision needs a GPU" in capsys.readouterr().err
+def test_fp16_is_refused_on_cpu(model_dir, photos, capsys):
+    assert sisr(["upscale", str(photos / "a.png"), "-m", "fsrcnn", "--device", "cpu", "--precision", "fp16", "-q"]) == 2
+    assert "fp16 needs a GPU" in capsys.readouterr().err
 
 
 def test_bench_runs_on_a_tiny_case(tmp_path, capsys):

@@ -1,6 +1,8 @@
 """Inference: patch mode equals fast mode, scale planning, colour/alpha/grey/bit-depth handling."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import random_image
-from sisr_core.inference.engine import LoadedModel, Upscaler, plan_scales, upscale_image
+from sisr_core.inference.engine import LoadedModel, Upscaler, native_bf16, plan_scales, resolve_precision, upscale_image
 from sisr_core.inference.tiling import Cancelled, upscale_tiled
 from sisr_core.io import ImageData
 from sisr_core.models.registry import build_model, get_spec
@@ -52,6 +54,23 @@ def test_patch_equals_fast(name, scale):
         patch = up.upscale(img, scale, mode="patch", tile=tile)
         assert patch.shape == fast.shape == (1, 3, 29 * scale, 35 * scale)
         assert (levels(patch) - levels(fast)).abs().max() <= 1, f"{name} x{scale} tile {tile}"
+
+
+def test_bf16_inference_is_close_to_fp32():
+    fp32 = loaded("fsrcnn", 2)
+    img = torch.from_numpy(random_image(40, 40)).permute(2, 0, 1)[None]
+    exact = upscaler_with(fp32).upscale(img, 2)
+    fast = upscaler_with(replace(fp32, bf16=True)).upscale(img, 2)
+    diff = (levels(exact) - levels(fast)).abs()
+    assert fast.dtype == torch.float32 and diff.max() <= 3 and 0 < diff.mean() < 0.5
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_it():
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == ("bf16" if native_bf16() else "fp32")
+    assert resolve_precision("fp32", cpu) == "fp32"
+    with pytest.raises(ValueError, match="fp16 needs a GPU"):
+        resolve_precision("fp16", cpu)
 
 
 @settings(max_examples=30, deadline=None)

@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from sisr_core.models import build_model, get_spec, list_models
+from sisr_core.models import build_model, fold_for_inference, get_spec, list_models
 from sisr_core.models.resnet_sr import NonLocalBlock
 from sisr_core.models.srresnet import build_discriminator
-from sisr_core.models.wdsr import WeightNormConv2d, fold_weight_norm
+from sisr_core.models.wdsr import WeightNormConv2d
 
 ALL_MODELS = [
     "sr", "esr", "dsr", "ddsr", "rnsr", "distilled_rnsr", "nlrnsr", "espcn", "fsrcnn",
@@ -182,16 +182,17 @@ def test_weight_norm_conv_loads_torch_weight_norm_state_dict():
         torch.testing.assert_close(ours(x), reference(x))
 
 
-@pytest.mark.parametrize("name", ["wdsr-a", "wdsr-b"])
-def test_fold_weight_norm_same_output(name):
-    model = build_model(name, 3).eval()
+@pytest.mark.parametrize("name,scale", [("wdsr-a", 3), ("wdsr-b", 3), ("fsrcnn", 2), ("fsrcnn", 3), ("fsrcnn", 4)])
+def test_folded_for_inference_same_output(name, scale):
+    model = build_model(name, scale).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.01 * torch.randn_like(p))
-        x = torch.rand(1, 3, 9, 11)
+        x = torch.rand(1, get_spec(name).config()["num_in_ch"], 9, 11)
         expected = model(x)
-        folded = fold_weight_norm(model)
+        folded = fold_for_inference(model)
         assert not any("weight_g" in k for k in folded.state_dict())
+        assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in folded.modules())
         torch.testing.assert_close(folded(x), expected, atol=1e-5, rtol=1e-5)
 
 

@@ -9,6 +9,6 @@ from sisr_core.models import (  # noqa: F401  (imported to register)
     srresnet,
     wdsr,
 )
-from sisr_core.models.registry import ModelSpec, build_model, get_spec, list_models, register_model
+from sisr_core.models.registry import ModelSpec, build_model, fold_for_inference, get_spec, list_models, register_model
 
-__all__ = ["ModelSpec", "build_model", "get_spec", "list_models", "register_model"]
+__all__ = ["ModelSpec", "build_model", "fold_for_inference", "get_spec", "list_models", "register_model"]

@@ -1,6 +1,7 @@
 """FSRCNN: an hourglass of small convs at low resolution and a transposed conv that upsamples."""
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from sisr_core.models.registry import register_model
@@ -8,6 +9,36 @@ from sisr_core.models.registry import register_model
 
 def _conv_prelu(in_ch: int, out_ch: int, kernel_size: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2), nn.PReLU(out_ch))
+
+
+class Deconv(nn.ConvTranspose2d):
+    """FSRCNN's k x k transposed conv (stride = scale, output = scale x input), foldable for inference."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, scale: int):
+        super().__init__(in_ch, out_ch, kernel_size, stride=scale, padding=kernel_size // 2, output_padding=scale - 1)
+
+    def folded(self) -> nn.Sequential:
+        """The same function as a conv at input resolution and a pixel shuffle (sub-pixel form).
+
+        Output pixel ``i * s + p`` takes input pixel ``i + e`` through kernel tap ``p + pad - e * s``,
+        so each of the s x s phases is an ordinary small conv; oneDNN runs that several times faster
+        than a transposed conv into one channel."""
+        in_ch, out_ch, k, _ = self.weight.shape
+        s, pad = self.stride[0], self.padding[0]
+        reach = max(abs(e) for p in range(s) for e in range(-k, k + 1) if 0 <= p + pad - e * s < k)
+        weight = torch.zeros(out_ch, s, s, in_ch, 2 * reach + 1, 2 * reach + 1)
+        for py in range(s):
+            for px in range(s):
+                for ey in range(-reach, reach + 1):
+                    for ex in range(-reach, reach + 1):
+                        ty, tx = py + pad - ey * s, px + pad - ex * s
+                        if 0 <= ty < k and 0 <= tx < k:
+                            weight[:, py, px, :, ey + reach, ex + reach] = self.weight.detach()[:, :, ty, tx].T
+        conv = nn.Conv2d(in_ch, out_ch * s * s, 2 * reach + 1, padding=reach)
+        with torch.no_grad():
+            conv.weight.copy_(weight.reshape(out_ch * s * s, in_ch, 2 * reach + 1, 2 * reach + 1))
+            conv.bias.copy_(self.bias.repeat_interleave(s * s))
+        return nn.Sequential(conv, nn.PixelShuffle(s))
 
 
 class FSRCNN(nn.Module):
@@ -19,7 +50,7 @@ class FSRCNN(nn.Module):
         self.shrink = _conv_prelu(d, s, 1)
         self.mapping = nn.Sequential(*(_conv_prelu(s, s, 3) for _ in range(m)))
         self.expand = _conv_prelu(s, d, 1)
-        self.deconv = nn.ConvTranspose2d(d, num_out_ch, 9, stride=upscale, padding=4, output_padding=upscale - 1)
+        self.deconv = Deconv(d, num_out_ch, 9, upscale)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.deconv(self.expand(self.mapping(self.shrink(self.feature(x)))))

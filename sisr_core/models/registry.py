@@ -92,3 +92,14 @@ def build_model(name: str, scale: int, **config) -> nn.Module:
 def _load_all() -> None:
     """Import every network module so that each registers itself."""
     from sisr_core import models  # noqa: F401  (the package imports its modules)
+
+
+def fold_for_inference(module: nn.Module) -> nn.Module:
+    """Replace every layer that has a ``folded()`` form (weight-normalised convs, FSRCNN's transposed
+    conv) by that equivalent faster form; training keeps the original layers and their weight names."""
+    for name, child in module.named_children():
+        if hasattr(child, "folded"):
+            setattr(module, name, child.folded())
+        else:
+            fold_for_inference(child)
+    return module

@@ -50,16 +50,6 @@ def _norm(v: Tensor) -> Tensor:
     return torch.linalg.vector_norm(v, dim=(1, 2, 3), keepdim=True)
 
 
-def fold_weight_norm(module: nn.Module) -> nn.Module:
-    """Replace every :class:`WeightNormConv2d` in ``module`` by an equivalent plain Conv2d (for inference)."""
-    for name, child in module.named_children():
-        if isinstance(child, WeightNormConv2d):
-            setattr(module, name, child.folded())
-        else:
-            fold_weight_norm(child)
-    return module
-
-
 class BlockA(nn.Module):
     """WDSR-A block: wide 3x3 conv, ReLU, 3x3 conv back, scaled, plus identity."""
 

@@ -118,7 +118,7 @@ def native_bf16() -> bool:
 def prepare_network(network: nn.Module, device: torch.device | str = "cpu") -> nn.Module:
     """Ready a network for inference: layers folded into faster equivalents, eval mode, no gradients,
     channels-last (oneDNN's convolutions run 1.1-1.7x faster on CPUs in that layout; `sisr bench`)."""
-    fold_for_inference(network)
+    network = fold_for_inference(network)
     return network.eval().requires_grad_(False).to(device, memory_format=torch.channels_last)
 
 
@@ -172,7 +172,7 @@ def load_model(
     network = build_model(name, max(served) if native else 2, **config)  # the largest serves the rest
     load_state(network, state, source=str(path))
     meta = {**meta, "config": spec.config(**config)}
-    prepare_network(network, select_device(device))
+    network = prepare_network(network, select_device(device))
     return LoadedModel(name=name, spec=spec, network=network, scale=native, meta=meta, source=str(path))
 
 

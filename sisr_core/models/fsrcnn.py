@@ -1,6 +1,8 @@
 """FSRCNN: an hourglass of small convs at low resolution and a transposed conv that upsamples."""
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import Tensor, nn
 
@@ -41,6 +43,17 @@ class Deconv(nn.ConvTranspose2d):
         return nn.Sequential(conv, nn.PixelShuffle(s))
 
 
+class MaxPReLU(nn.Module):
+    """PReLU as ``max(x, a * x)``, in place: equal to PReLU for slopes a <= 1, and 2x faster on CPUs."""
+
+    def __init__(self, slopes: Tensor):
+        super().__init__()
+        self.register_buffer("slopes", slopes.detach().view(1, -1, 1, 1).clone())
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.maximum(x, x * self.slopes.to(x.dtype), out=x)
+
+
 class FSRCNN(nn.Module):
     """Feature extraction (d), shrinking (s), m mapping layers, expanding (d), 9x9 deconvolution."""
 
@@ -54,6 +67,25 @@ class FSRCNN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.deconv(self.expand(self.mapping(self.shrink(self.feature(x)))))
+
+    def folded(self) -> "FSRCNN":
+        """The same function, faster: the deconvolution in sub-pixel form and each PReLU as ``max(x, a*x)``.
+
+        That max equals PReLU where a <= 1. A channel with a > 1 is negated before its PReLU, where
+        ``max(-x, -a*x) = -prelu(x)``, and negated back in the next conv: both folded into conv weights."""
+        net = copy.deepcopy(self)
+        net.deconv = self.deconv.folded()
+        blocks = [net.feature, net.shrink, *net.mapping, net.expand]
+        convs = [block[0] for block in blocks] + [net.deconv[0]]
+        with torch.no_grad():
+            for i, block in enumerate(blocks):
+                slopes = block[1].weight
+                sign = torch.where(slopes > 1, -1.0, 1.0)
+                convs[i].weight.mul_(sign.view(-1, 1, 1, 1))
+                convs[i].bias.mul_(sign)
+                convs[i + 1].weight.mul_(sign.view(1, -1, 1, 1))
+                block[1] = MaxPReLU(slopes)
+        return net
 
 
 @register_model(

@@ -95,11 +95,11 @@ def _load_all() -> None:
 
 
 def fold_for_inference(module: nn.Module) -> nn.Module:
-    """Replace every layer that has a ``folded()`` form (weight-normalised convs, FSRCNN's transposed
-    conv) by that equivalent faster form; training keeps the original layers and their weight names."""
+    """``module`` with every part that has a ``folded()`` form (a weight-normalised conv, FSRCNN)
+    replaced by that equivalent faster form, for inference only; training keeps the original layers
+    and their weight names."""
+    if hasattr(module, "folded"):
+        return module.folded()
     for name, child in module.named_children():
-        if hasattr(child, "folded"):
-            setattr(module, name, child.folded())
-        else:
-            fold_for_inference(child)
+        setattr(module, name, fold_for_inference(child))
     return module

@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python scripts/publish_weights.py RUN_DIR [RUN_DIR ...] [--which best|final] [--no-speed]
        .venv/bin/python scripts/publish_weights.py --speed weights/FILE ...   (re-time shipped files)
+       .venv/bin/python scripts/publish_weights.py --figures weights/FILE ... (re-score shipped files)
 The figures come from sisr_core.evaluation (the benchmark protocol), so `sisr models` and the
 README table show what `sisr eval` measures. The x2 time of a 1000x1000 photo, which picks the
 default network, is only meaningful on an idle machine: publish with --no-speed while training
@@ -20,6 +21,7 @@ import torch
 
 from sisr_core.bench import save_photo, synthetic_photo
 from sisr_core.evaluation import evaluate
+from sisr_core.inference.engine import resolve_precision
 from sisr_core.models.registry import get_spec
 from sisr_core.weights import read_weights, save_weights, shipped_weights_dir, weights_filename
 
@@ -52,17 +54,25 @@ def record_speed(path: Path, meta: dict) -> dict:
     return meta
 
 
+def record_figures(path: Path, meta: dict, folders: list[str]) -> dict:
+    """Score ``path`` at each of its scales by the benchmark protocol, in the precision `sisr upscale`
+    runs by default on this machine (recorded beside the figures)."""
+    spec = get_spec(meta["model"])
+    metrics = {}
+    for scale in [2, 3, 4] if spec.multi_scale else meta["scales"]:
+        rows = evaluate(None, str(path), scale, folders)
+        metrics[f"x{scale}"] = {r["dataset"]: {k: r[k] for k in ("psnr", "ssim", "seconds_per_mp")} for r in rows}
+        print(f"{path} x{scale}: " + ", ".join(f"{r['dataset']} {r['psnr']:.2f} dB / {r['ssim']:.4f}" for r in rows))
+    meta["metrics"] = metrics
+    meta["metrics_precision"] = resolve_precision("auto", torch.device("cpu"))
+    return meta
+
+
 def publish(run: Path, which: str, folders: list[str], speed: bool) -> None:
     source = run / f"{which}.safetensors"
     state, meta = read_weights(source)
     spec = get_spec(meta["model"])
-    scales = [2, 3, 4] if spec.multi_scale else meta["scales"]
-    metrics = {}
-    for scale in scales:
-        rows = evaluate(None, str(source), scale, folders)
-        metrics[f"x{scale}"] = {r["dataset"]: {k: r[k] for k in ("psnr", "ssim", "seconds_per_mp")} for r in rows}
-        print(f"{run.name} x{scale}: " + ", ".join(f"{r['dataset']} {r['psnr']:.2f} dB / {r['ssim']:.4f}" for r in rows))
-    meta["metrics"] = metrics
+    meta = record_figures(source, meta, folders)
     if speed:
         meta = record_speed(source, meta)
     target = shipped_weights_dir() / weights_filename(meta["model"], None if spec.multi_scale else meta["scales"])
@@ -77,12 +87,14 @@ def main() -> None:
     p.add_argument("--data", action="append", default=None, help="benchmark folders (default Set5, Set14)")
     p.add_argument("--no-speed", action="store_true", help="do not time the 1000x1000 x2 case")
     p.add_argument("--speed", action="store_true", help="only re-time the given weight files, in place")
+    p.add_argument("--figures", action="store_true", help="only re-score the given weight files, in place")
     args = p.parse_args()
     folders = args.data or [str(BENCHMARKS / "Set5"), str(BENCHMARKS / "Set14")]
     for path in args.paths:
-        if args.speed:
+        if args.speed or args.figures:
             state, meta = read_weights(path)
-            save_weights(path, state, record_speed(path, meta))
+            meta = record_speed(path, meta) if args.speed else meta
+            save_weights(path, state, record_figures(path, meta, folders) if args.figures else meta)
         else:
             publish(path, args.which, folders, not args.no_speed)
 

@@ -34,10 +34,10 @@ ANCHORS = Path(__file__).resolve().parents[2] / "shared" / "anchors" / "opencv_d
 SET14 = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "benchmark" / "Set14"
 
 
-def matmul_gflops(threads: int, n: int = 2048, repeats: int = 5) -> float:
-    """Best fp32 matrix-multiply rate of this machine with ``threads`` threads, in GFLOP/s."""
+def matmul_gflops(threads: int, n: int = 2048, repeats: int = 5, dtype=torch.float32) -> float:
+    """Best matrix-multiply rate of this machine with ``threads`` threads, in GFLOP/s."""
     torch.set_num_threads(threads)
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     a @ b
     best = min(_timed(lambda: a @ b) for _ in range(repeats))
     return 2 * n**3 / best / 1e9
@@ -113,12 +113,14 @@ def run_bench(models: list[str] | None, scales: list[int], size: int, threads: i
               vs_opencv: bool, progress=print, precision: str = "auto") -> dict:
     """All cases, each in a child process; returns {"matmul_gflops": ..., "rows": [...]}."""
     peak = matmul_gflops(threads)
+    peak_bf16 = matmul_gflops(threads, dtype=torch.bfloat16)
     rows = []
     for name in models or list_models():
         for scale in scales:
             row = _in_child("network_case", name, scale, size, threads, repeats, precision)
             row["gflops_per_s"] = row["gflop"] / row["seconds"]
             row["fraction_of_matmul"] = row["gflops_per_s"] / peak
+            row["fraction_of_own_matmul"] = row["gflops_per_s"] / (peak_bf16 if row["precision"] == "bf16" else peak)
             row["output_mp_per_s"] = (size * scale) ** 2 / 1e6 / row["seconds"]
             rows.append(row)
             progress(format_row(row))
@@ -133,7 +135,7 @@ def run_bench(models: list[str] | None, scales: list[int], size: int, threads: i
                 row["ours_speedup"] = row["seconds"] / ours["seconds"] if ours else None
                 rows.append(row)
                 progress(format_row(row))
-    return {"matmul_gflops": peak, "threads": threads, "size": size, "rows": rows}
+    return {"matmul_gflops": peak, "bf16_matmul_gflops": peak_bf16, "threads": threads, "size": size, "rows": rows}
 
 
 def speed_ratio(speedup: float) -> str:
@@ -146,9 +148,10 @@ def format_row(row: dict) -> str:
     line = (f"{row['name']:18s} x{row['scale']} {row.get('precision', 'fp32'):>4s}  {row['seconds']:8.2f} s  "
             f"{row['output_mp_per_s']:7.2f} MP/s")
     if row.get("gflop") is not None:
-        line += f"  {row['gflops_per_s']:7.1f} GFLOP/s ({100 * row['fraction_of_matmul']:4.0f}% of matmul)"
+        line += (f"  {row['gflops_per_s']:7.1f} GFLOP/s ({100 * row['fraction_of_matmul']:4.0f}% of fp32 matmul, "
+                 f"{100 * row['fraction_of_own_matmul']:4.0f}% of {row['precision']})")
     else:
-        line += " " * 34
+        line += " " * 58
     line += f"  peak {row['peak_mb']:7.0f} MB"
     if row.get("ours_speedup"):
         line += "  ours: " + speed_ratio(row["ours_speedup"])

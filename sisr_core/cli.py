@@ -277,7 +277,7 @@ def run_bench(args: argparse.Namespace) -> int:
         return 0
     print(f"{args.size}x{args.size} input, {threads} threads, best of {args.repeat}; each case in its own process")
     result = bench(args.models, args.scales, args.size, threads, args.repeat, args.vs_opencv, precision=args.precision)
-    print(f"fp32 matmul: {result['matmul_gflops']:.1f} GFLOP/s")
+    print(f"matmul: fp32 {result['matmul_gflops']:.1f} GFLOP/s, bf16 {result['bf16_matmul_gflops']:.1f} GFLOP/s")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return 0

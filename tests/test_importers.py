@@ -13,7 +13,7 @@ from conftest import SET5
 from sisr_core import importers
 from sisr_core.cli import build_parser, main
 from sisr_core.data.datasets import find_images, load_rgb_uint8, to_float
-from sisr_core.inference.engine import LoadedModel, Upscaler, load_model
+from sisr_core.inference.engine import LoadedModel, Upscaler, load_model, prepare_network
 from sisr_core.metrics import make_lr, mod_crop, psnr
 from sisr_core.models.registry import build_model, get_spec
 from sisr_core.resize import imresize
@@ -234,7 +234,7 @@ def test_bicubic_upsample_equals_imresize(scale):
 def _random_loaded(name: str, scale: int, **config) -> LoadedModel:
     torch.manual_seed(1)
     spec = get_spec(name)
-    network = build_model(name, scale, **config).eval()
+    network = prepare_network(build_model(name, scale, **config))  # folded, as load_model gives it
     return LoadedModel(name, spec, network, None if spec.multi_scale else scale, meta={"config": spec.config(**config)})
 
 

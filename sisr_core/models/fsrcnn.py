@@ -51,7 +51,10 @@ class MaxPReLU(nn.Module):
         self.register_buffer("slopes", slopes.detach().view(1, -1, 1, 1).clone())
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.maximum(x, x * self.slopes.to(x.dtype), out=x)
+        scaled = x * self.slopes.to(x.dtype)
+        if torch.onnx.is_in_onnx_export():  # ONNX has no in-place maximum
+            return torch.maximum(x, scaled)
+        return torch.maximum(x, scaled, out=x)
 
 
 class FSRCNN(nn.Module):

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from sisr_core.anchors import OpenCVUpscaler, find_anchors
-from sisr_core.inference.engine import LoadedModel, prepare_network, resolve_precision
+from sisr_core.inference.engine import LoadedModel, Upscaler, prepare_network
 from sisr_core.models.registry import build_model, get_spec, list_models
 
 ANCHORS = Path(__file__).resolve().parents[2] / "shared" / "anchors" / "opencv_dnn_superres"
@@ -73,22 +73,21 @@ def count_conv_flops(network: nn.Module, run) -> int:
 
 
 def network_case(name: str, scale: int, size: int, threads: int, repeats: int, precision: str = "auto") -> dict:
-    """Time one network (fast mode, RGB in) on a size x size image; run inside a child process."""
+    """Time one network on a size x size RGB image as `sisr upscale` runs it (auto mode: whole, or in
+    tiles where that is faster); GFLOP counts the convolutions of one whole-image pass, the useful work."""
     torch.set_num_threads(threads)
     spec = get_spec(name)
     network = prepare_network(build_model(name, scale))
-    precision = resolve_precision(precision, torch.device("cpu"))
-    model = LoadedModel(name, spec, network, None if spec.multi_scale else scale, {"config": spec.config()},
-                        bf16=precision == "bf16")
+    model = LoadedModel(name, spec, network, None if spec.multi_scale else scale, {"config": spec.config()})
+    upscaler = Upscaler.serving(model, precision=precision)
     image = torch.rand(1, 3, size, size)
     with torch.inference_mode():
-        small = torch.rand(1, 3, 16, 16)
-        model.forward_rgb(small, scale)
+        upscaler.upscale(torch.rand(1, 3, 16, 16), scale)
         flops = count_conv_flops(network, lambda: model.forward_rgb(image, scale))
-        seconds = min(_timed(lambda: model.forward_rgb(image, scale)) for _ in range(repeats))
-    return {"kind": "ours", "name": name, "scale": scale, "size": size, "threads": threads, "precision": precision,
-            "seconds": seconds,
-            "gflop": flops / 1e9, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        seconds = min(_timed(lambda: upscaler.upscale(image, scale)) for _ in range(repeats))
+    return {"kind": "ours", "name": name, "scale": scale, "size": size, "threads": threads,
+            "precision": upscaler.precision, "seconds": seconds, "gflop": flops / 1e9,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def opencv_case(path: str, size: int, threads: int, repeats: int) -> dict:

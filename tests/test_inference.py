@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import random_image
-from sisr_core.inference.engine import LoadedModel, Upscaler, native_bf16, plan_scales, resolve_precision, upscale_image
+from sisr_core.inference.engine import (LoadedModel, Upscaler, native_bf16, plan_scales, prepare_network,
+                                        resolve_precision, speed_tile, upscale_image)
 from sisr_core.inference.tiling import Cancelled, upscale_tiled
 from sisr_core.io import ImageData
 from sisr_core.models.registry import build_model, get_spec
@@ -25,12 +26,8 @@ def loaded(name: str, scale: int, **config) -> LoadedModel:
 
 
 def upscaler_with(*models: LoadedModel) -> Upscaler:
-    """An Upscaler whose networks are given (bypassing weight files)."""
-    up = Upscaler.__new__(Upscaler)
-    up.device, up.dtype, up._weights = torch.device("cpu"), torch.float32, "in-memory"
-    up.name, up.spec = models[0].name, models[0].spec
-    up._loaded = {m.scale: m for m in models}
-    return up
+    """An Upscaler whose networks are given (bypassing weight files), in fp32 unless a model says bf16."""
+    return Upscaler.serving(*models)
 
 
 def levels(x: torch.Tensor) -> torch.Tensor:
@@ -60,7 +57,7 @@ def test_bf16_inference_is_close_to_fp32():
     fp32 = loaded("fsrcnn", 2)
     img = torch.from_numpy(random_image(40, 40)).permute(2, 0, 1)[None]
     exact = upscaler_with(fp32).upscale(img, 2)
-    fast = upscaler_with(replace(fp32, bf16=True)).upscale(img, 2)
+    fast = Upscaler.serving(replace(fp32), precision="bf16").upscale(img, 2)
     diff = (levels(exact) - levels(fast)).abs()
     assert fast.dtype == torch.float32 and diff.max() <= 3 and 0 < diff.mean() < 0.5
 
@@ -166,6 +163,17 @@ def test_small_image_is_padded_to_minimum():
     up = upscaler_with(loaded("ddsr", 2))
     assert up.upscale(torch.rand(1, 3, 1, 1), 2).shape == (1, 3, 2, 2)
     assert up.upscale(torch.rand(1, 1, 1, 7), 2).shape == (1, 1, 2, 14)
+
+
+def test_auto_mode_tiles_small_context_networks_for_speed():
+    model = loaded("fsrcnn", 2)
+    up = upscaler_with(replace(model, network=prepare_network(model.network)))  # folded, as load_model gives it
+    img = torch.rand(1, 3, 700, 700)
+    ticks = []
+    out = up.upscale(img, 2, mode="auto", progress=lambda d, t: ticks.append(t))
+    assert ticks[-1] > 1  # tiles, though the whole image fits the memory budget
+    assert (levels(out) - levels(up.upscale(img, 2, mode="fast"))).abs().max() <= 1
+    assert speed_tile(2000, 8) and speed_tile(2000, 60) is None  # a wide context makes tiles too costly
 
 
 def test_auto_mode_patches_when_over_budget():

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from conftest import random_image
 from sisr_core.inference.engine import (LoadedModel, Upscaler, native_bf16, plan_scales, prepare_network,
                                         resolve_precision, speed_tile, upscale_image)
-from sisr_core.inference.tiling import Cancelled, upscale_tiled
+from sisr_core.inference.tiling import Cancelled, tile_grid, upscale_tiled
 from sisr_core.io import ImageData
 from sisr_core.models.registry import build_model, get_spec
 
@@ -79,6 +79,12 @@ def test_tiling_property_any_size(h, w, tile, overlap_extra):
     fast = up.upscale(img, 2, mode="fast")
     patch = up.upscale(img, 2, mode="patch", tile=tile, overlap=model.receptive_radius + overlap_extra)
     assert (levels(patch) - levels(fast)).abs().max() <= 1
+
+
+def test_tile_grid_uses_the_fewest_equal_tiles():
+    tiles = tile_grid(1000, 1000, 462)
+    assert len(tiles) == 9 and {(y1 - y0, x1 - x0) for y0, y1, x0, x1 in tiles} == {(334, 334), (334, 332), (332, 334), (332, 332)}
+    assert [t[2:] for t in tile_grid(8, 1000, 464, multiple=8)] == [(0, 336), (336, 672), (672, 1000)]
 
 
 def test_tiling_reports_progress_and_cancels():

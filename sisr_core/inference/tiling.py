@@ -35,13 +35,22 @@ def is_out_of_memory(error: BaseException) -> bool:
     )
 
 
-def tile_grid(height: int, width: int, tile: int, tile_w: int | None = None) -> list[tuple[int, int, int, int]]:
-    """Tiles (y0, y1, x0, x1) of at most ``tile`` (x ``tile_w``) px covering an image, row by row."""
+def tile_grid(height: int, width: int, tile: int, tile_w: int | None = None, multiple: int = 1) -> list[tuple[int, int, int, int]]:
+    """Tiles (y0, y1, x0, x1) of at most ``tile`` (x ``tile_w``) px covering an image, row by row.
+
+    The fewest tiles that fit, of equal size (to ``multiple``): no thin remainder tile whose shared
+    context costs more than its pixels, and few distinct shapes for the convolution kernels to plan."""
     tile_w = tile_w or tile
+
+    def step(length: int, most: int) -> int:
+        even = -(-length // -(-length // most))
+        return min(-(-even // multiple) * multiple, most)
+
+    step_h, step_w = step(height, tile), step(width, tile_w)
     return [
-        (y0, min(y0 + tile, height), x0, min(x0 + tile_w, width))
-        for y0 in range(0, height, tile)
-        for x0 in range(0, width, tile_w)
+        (y0, min(y0 + step_h, height), x0, min(x0 + step_w, width))
+        for y0 in range(0, height, step_h)
+        for x0 in range(0, width, step_w)
     ]
 
 
@@ -116,7 +125,7 @@ def upscale_tiled(
     if tile < 1:
         raise ValueError(f"tile size must be positive, got {tile}")
     _, _, height, width = image.shape
-    tiles = tile_grid(height, width, tile)
+    tiles = tile_grid(height, width, tile, multiple=multiple)
 
     def read(y0, y1, x0, x1):
         return image[..., y0:y1, x0:x1]
@@ -158,7 +167,7 @@ def tiled_bands(
     """
     if tile_h < 1 or tile_w < 1:
         raise ValueError(f"tile size must be positive, got {tile_h}x{tile_w}")
-    tiles = tile_grid(height, width, tile_h, tile_w)
+    tiles = tile_grid(height, width, tile_h, tile_w, multiple)
     band = None
     for i, (y0, y1, x0, x1) in enumerate(tiles):
         if cancel is not None and cancel():

@@ -263,20 +263,30 @@ def batch_case(count: int, size: int, scale: int, photo_format: str = "jpg", mod
         del mosaic
         images = [read_image(p, native=True) for p in sorted(folder.iterdir())]
         upscaler.upscale(image_to_tensor(images[0]), scale)  # warm-up
-        inference = 0.0
-        for image in images:
-            x = image_to_tensor(image)
-            started = time.perf_counter()
-            upscaler.upscale(x, scale)
-            inference += time.perf_counter() - started
-        del images
+
+        def inference() -> float:
+            total = 0.0
+            for image in images:
+                x = image_to_tensor(image)
+                started = time.perf_counter()
+                upscaler.upscale(x, scale)
+                total += time.perf_counter() - started
+            return total
+
+        # The network alone is timed before and after the batch and averaged: under minutes of sustained
+        # load this machine's speed drifts (0.63 to 0.9 s a photo for wdsr-a), which would otherwise
+        # count against whichever runs last.
+        before = inference()
         jobs, _ = plan_jobs([folder], Path(tmp) / "out", scale=scale)
         started = time.perf_counter()
         statuses = [r.status for r in run_batch(jobs, upscaler, scale)]
         batch = time.perf_counter() - started
+        after = inference()
+        del images
         row = {"count": count, "size": size, "scale": scale, "format": photo_format, "model": upscaler.name,
-               "threads": torch.get_num_threads(), "inference_seconds": inference, "batch_seconds": batch,
-               "ratio": batch / inference, "done": statuses.count("done")}
+               "threads": torch.get_num_threads(), "inference_seconds": (before + after) / 2,
+               "inference_before_after": [before, after], "batch_seconds": batch,
+               "ratio": batch / ((before + after) / 2), "done": statuses.count("done")}
         if sequential:
             jobs, _ = plan_jobs([folder], Path(tmp) / "seq", scale=scale)
             started = time.perf_counter()

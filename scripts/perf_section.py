@@ -58,7 +58,7 @@ def memory_lines(memory: dict) -> list[str]:
     lines = []
     for r in memory["memory"]:
         limit = MEMORY_LIMIT_MB.get((r["size"], r["scale"]))
-        text = (f"{r['size']}x{r['size']} x{r['scale']} -> {r['output']} ({r['output_mb']:.0f} MB on disk): "
+        text = (f"{r['size']}x{r['size']} x{r['scale']} ({r.get('model', '?')}) -> {r['output']} ({r['output_mb']:.0f} MB on disk): "
                 f"peak RSS {r['peak_mb']:.0f} MB in {r['seconds']:.0f} s")
         lines.append("- " + (verdict(r["peak_mb"] <= limit, f"{text} (limit {limit:.0f} MB)") if limit else text))
     return lines

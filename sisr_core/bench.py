@@ -193,12 +193,15 @@ def save_photo(path: Path, pixels: np.ndarray) -> None:
 def memory_case(size: int, scale: int, photo_format: str = "png", output_format: str = "same",
                 model: str | None = None, budget_mb: int | None = None, workdir: str | None = None) -> dict:
     """``sisr upscale`` of a size x size photo in a child process: its peak RSS, seconds and output."""
+    from sisr_core.zoo import default_model
+
+    model = model or default_model()
     with tempfile.TemporaryDirectory(prefix="sisr-bench-", dir=workdir) as tmp:
         src = Path(tmp) / f"photo_{size}.{photo_format}"
         save_photo(src, synthetic_photo(size, size))
         out = Path(tmp) / "out"
         cmd = [sys.executable, "-m", "sisr_core.cli", "upscale", str(src), "-s", str(scale), "-o", str(out), "-q",
-               "--format", output_format] + (["-m", model] if model else [])
+               "--format", output_format, "-m", model]
         env = dict(os.environ)
         if budget_mb:
             env["SISR_MEMORY_BUDGET_MB"] = str(budget_mb)
@@ -217,8 +220,8 @@ def memory_case(size: int, scale: int, photo_format: str = "png", output_format:
         width, height = _image_size(outputs[0])
         if (width, height) != (size * scale, size * scale):
             raise RuntimeError(f"{outputs[0].name} is {width}x{height}, not {size * scale}x{size * scale}")
-        return {"size": size, "scale": scale, "input": src.name, "output": outputs[0].name, "width": width,
-                "height": height, "output_mb": outputs[0].stat().st_size / 2**20, "seconds": seconds,
+        return {"size": size, "scale": scale, "model": model, "input": src.name, "output": outputs[0].name,
+                "width": width, "height": height, "output_mb": outputs[0].stat().st_size / 2**20, "seconds": seconds,
                 "peak_mb": peak}
 
 

@@ -261,7 +261,8 @@ class Upscaler:
     def serving(cls, *models: LoadedModel, precision: str = "fp32") -> "Upscaler":
         """An Upscaler around networks already in memory, e.g. randomly initialised ones for `sisr bench`."""
         up = cls.__new__(cls)
-        up.device, up.precision, up.dtype = torch.device("cpu"), resolve_precision(precision, torch.device("cpu")), torch.float32
+        up.device, up.dtype = torch.device("cpu"), torch.float32
+        up.precision = resolve_precision(precision, up.device)
         up._weights, up.name, up.spec, up._loaded = "in memory", models[0].name, models[0].spec, {}
         for model in models:
             up._keep(model)

@@ -4,5 +4,7 @@ No Qt here: the app and the command line call this package, never the other way 
 """
 __version__ = "0.1.0"
 
-# Inference arithmetic: auto (bf16 on a CPU that computes it natively, else fp32), fp32, bf16, fp16 (GPU).
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Arithmetic: auto (bf16 on a CPU that computes it natively, else fp32), fp32, bf16; fp16 only on a GPU
+# and only for inference.
+CPU_PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = CPU_PRECISIONS + ("fp16",)

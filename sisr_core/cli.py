@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from sisr_core import PRECISIONS, __version__
+from sisr_core import CPU_PRECISIONS, PRECISIONS, __version__
 
 MODES = ("auto", "fast", "patch")
 FORMATS = ("same", "png", "jpg", "webp", "tiff")
@@ -354,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
-    p.add_argument("--precision", choices=("auto", "bf16", "fp32"),
+    p.add_argument("--precision", choices=CPU_PRECISIONS,
                    help="bf16 mixed precision (weights stay fp32), fp32, or auto (default): bf16 where the CPU "
                         "computes it natively (AMX/AVX512-BF16), 3-4x faster steps there")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
@@ -384,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=1, help="timed runs per case; the best is kept")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--vs-opencv", action="store_true", help="add OpenCV's FSRCNN/ESPCN and the speed ratios")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto", help=PRECISION_HELP)
+    p.add_argument("--precision", choices=CPU_PRECISIONS, default="auto", help=PRECISION_HELP)
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.add_argument("--memory", action="store_true",
                    help="peak memory and time of `sisr upscale` on large synthetic photos (see --memory-cases)")

@@ -26,14 +26,14 @@ from torch.optim.swa_utils import AveragedModel
 
 from sisr_core.data.datasets import PatchStream, SRImageSet, find_images
 from sisr_core.inference.color import rgb_to_y
-from sisr_core.inference.engine import LoadedModel, load_model, native_bf16
+from sisr_core import CPU_PRECISIONS
+from sisr_core.inference.engine import LoadedModel, load_model, resolve_precision
 from sisr_core.metrics import psnr
 from sisr_core.models.registry import build_model, get_spec
 from sisr_core.resize import imresize
 from sisr_core.training.losses import PIXEL_LOSSES, PerceptualLoss, adversarial_loss, load_vgg19_state
 from sisr_core.weights import count_parameters, read_weights, save_weights
 
-PRECISIONS = ("auto", "bf16", "fp32")
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.safetensors"
 FINAL = "final.safetensors"
@@ -121,9 +121,9 @@ class TrainingRun:
         self.spec = get_spec(config.model)
         if not self.spec.pre_upsample and config.scale not in self.spec.scales:
             raise ValueError(f"model {config.model!r} has no x{config.scale} variant")
-        if config.precision not in PRECISIONS:
-            raise ValueError(f"precision {config.precision!r}: choose one of {', '.join(PRECISIONS)}")
-        self.bf16 = config.precision == "bf16" or (config.precision == "auto" and native_bf16())
+        if config.precision not in CPU_PRECISIONS:
+            raise ValueError(f"precision {config.precision!r}: choose one of {', '.join(CPU_PRECISIONS)}")
+        self.bf16 = resolve_precision(config.precision, torch.device("cpu")) == "bf16"
         if config.scales and not self.spec.pre_upsample:
             joint = set(self.spec.joint_scales)
             if not joint or not set(config.scales) <= joint or config.scale != max(config.scales):

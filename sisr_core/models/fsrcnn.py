@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 
 import torch
 from torch import Tensor, nn
@@ -29,13 +30,11 @@ class Deconv(nn.ConvTranspose2d):
         s, pad = self.stride[0], self.padding[0]
         reach = max(abs(e) for p in range(s) for e in range(-k, k + 1) if 0 <= p + pad - e * s < k)
         weight = torch.zeros(out_ch, s, s, in_ch, 2 * reach + 1, 2 * reach + 1)
-        for py in range(s):
-            for px in range(s):
-                for ey in range(-reach, reach + 1):
-                    for ex in range(-reach, reach + 1):
-                        ty, tx = py + pad - ey * s, px + pad - ex * s
-                        if 0 <= ty < k and 0 <= tx < k:
-                            weight[:, py, px, :, ey + reach, ex + reach] = self.weight.detach()[:, :, ty, tx].T
+        offsets = range(-reach, reach + 1)
+        for py, px, ey, ex in itertools.product(range(s), range(s), offsets, offsets):
+            ty, tx = py + pad - ey * s, px + pad - ex * s
+            if 0 <= ty < k and 0 <= tx < k:
+                weight[:, py, px, :, ey + reach, ex + reach] = self.weight.detach()[:, :, ty, tx].T
         conv = nn.Conv2d(in_ch, out_ch * s * s, 2 * reach + 1, padding=reach)
         with torch.no_grad():
             conv.weight.copy_(weight.reshape(out_ch * s * s, in_ch, 2 * reach + 1, 2 * reach + 1))

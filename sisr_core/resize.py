@@ -48,7 +48,7 @@ def _mirror(idx: torch.Tensor, length: int) -> torch.Tensor:
 
 
 def _upscale_axis(x: torch.Tensor, dim: int, factor: int) -> torch.Tensor:
-    """Integer upscaling of one axis by shifted multiply-adds, ~10x faster than the gather.
+    """Integer upscaling of one axis by shifted multiply-adds, ~5x faster than the gather.
 
     Output pixel ``k * factor + p`` weighs input pixels ``k + left_p + j`` (j < 6) with weights that
     depend on the phase ``p`` only (the same weights as :func:`_contributions`), so each phase is a

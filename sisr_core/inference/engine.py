@@ -40,7 +40,7 @@ from sisr_core.weights import (
 DEFAULT_MEMORY_BUDGET = int(os.environ.get("SISR_MEMORY_BUDGET_MB", "1024")) * 2**20
 # Auto mode runs networks with a small context in tiles of this budget even when the whole image fits:
 # their wide, cheap layers are bound by memory traffic, and feature maps that big are allocated afresh
-# (page faults) for every layer. FSRCNN/ESPCN run 1.3-1.5x faster so; `sisr bench` measures it.
+# (page faults) for every layer. FSRCNN/ESPCN run 1.1-1.7x faster so; `sisr bench` measures it.
 SPEED_TILE_BUDGET = 256 * 2**20
 MAX_CONTEXT_OVERHEAD = 1.12  # ... unless the tiles' shared context would add more than 12% of the work
 MAX_CHAIN = 4

@@ -18,7 +18,7 @@ from sisr_core.importers import KERAS_FILES, import_keras
 from sisr_core.inference.engine import Upscaler, weight_file_for
 from sisr_core.models.registry import get_spec, list_models
 from sisr_core.weights import read_metadata
-from sisr_core.zoo import default_model, parameter_count
+from sisr_core.zoo import MAX_DEFAULT_SECONDS, default_candidates, default_model, parameter_count
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -117,11 +117,30 @@ def keras_rows(keras: dict[str, dict]) -> list[str]:
             f"{by_set['Set5']['seconds_per_mp']:.2f} | anchor (Keras project) |" for name, by_set in keras.items()]
 
 
+def default_paragraph(default: str) -> str:
+    """Why the default is the default, from the same figures `sisr_core.zoo.default_model` reads."""
+    timed = default_candidates()
+    chosen = next((row for row in timed if row[0] == default), None)
+    if chosen is None:
+        return f"**The default network** is `{default}`: no x2 weights are timed yet, so it is the fallback."
+    faster = ", ".join(f"`{n}` {s:.1f} s / {p:.2f} dB" for n, s, p in timed if s <= MAX_DEFAULT_SECONDS and n != default)
+    slower = ", ".join(f"`{n}` {s:.1f} s / {p:.2f} dB" for n, s, p in timed if s > MAX_DEFAULT_SECONDS)
+    return (f"**The default network** is chosen from these measurements, not by hand (`sisr_core.zoo.default_model`): "
+            f"the best Set5 x2 PSNR among the networks whose whole `sisr upscale photo.png -s 2` command on a "
+            f"1000x1000 photo takes at most {MAX_DEFAULT_SECONDS:.0f} s on this 2-core CPU (start-up and PNG writing "
+            f"included, timed on a quiet machine by `scripts/publish_weights.py --speed`). Today that is `{default}` "
+            f"({chosen[1]:.1f} s, {chosen[2]:.2f} dB). The other timed networks within {MAX_DEFAULT_SECONDS:.0f} s: "
+            f"{faster or 'none'}; over it: {slower or 'none'}. `nlrnsr` is not timed and so not a candidate: its "
+            f"attention spans the whole image, so its cost grows with the square of the pixel count.")
+
+
 def table() -> str:
     head = ["| network | scale | params | Set5 PSNR / SSIM | Set14 PSNR / SSIM | s per output MP | target (Set5 dB) |",
             "|---|---|---|---|---|---|---|"]
     keras = keras_results()
-    return "\n".join(head + our_rows(default_model(), keras) + anchor_rows() + keras_rows(keras))
+    default = default_model()
+    rows = head + our_rows(default, keras) + anchor_rows() + keras_rows(keras)
+    return "\n".join(rows + ["", default_paragraph(default)])
 
 
 def main() -> None:

@@ -93,3 +93,23 @@ def test_user_weights_are_found_for_each_scale(model_dir):
     assert up.native_scales() == [2, 4]
     assert up.plan(8) == ([4, 2], False)
     assert os.path.samefile(up.model_for(4).source, model_dir / "fsrcnn_x4.safetensors")
+
+
+def test_default_is_the_best_set5_x2_among_networks_fast_enough(model_dir):
+    """The rule of the default network reads the weights' own figures: a more accurate network that is
+    too slow for a 1000x1000 photo in 10 s is passed over; once it is timed within 10 s it wins."""
+    from sisr_core.zoo import MAX_DEFAULT_SECONDS, default_candidates, default_model
+
+    def publish(name, seconds, psnr):
+        state, meta = read_weights(model_dir / "fsrcnn_x2.safetensors")
+        if name != "fsrcnn":  # an espcn file: its own freshly built weights
+            state, meta = build_model(name, 2).state_dict(), {**meta, "model": name, "config": {}}
+        meta = {**meta, "speed": {"seconds_1000x1000_x2": seconds}, "metrics": {"x2": {"Set5": {"psnr": psnr}}}}
+        save_weights(model_dir / f"{name}_x2.safetensors", state, meta)
+
+    publish("fsrcnn", 3.0, 36.0)
+    publish("espcn", MAX_DEFAULT_SECONDS + 1, 37.0)
+    assert default_candidates() == [("fsrcnn", 3.0, 36.0), ("espcn", MAX_DEFAULT_SECONDS + 1, 37.0)]
+    assert default_model() == "fsrcnn"
+    publish("espcn", MAX_DEFAULT_SECONDS - 1, 37.0)
+    assert default_model() == "espcn"

@@ -286,10 +286,11 @@ def batch_case(count: int, size: int, scale: int, photo_format: str = "jpg", mod
         batch = time.perf_counter() - started
         after = inference()
         del images
+        inference_seconds = (before + after) / 2
         row = {"count": count, "size": size, "scale": scale, "format": photo_format, "model": upscaler.name,
-               "threads": torch.get_num_threads(), "inference_seconds": (before + after) / 2,
+               "threads": torch.get_num_threads(), "inference_seconds": inference_seconds,
                "inference_before_after": [before, after], "batch_seconds": batch,
-               "ratio": batch / ((before + after) / 2), "done": statuses.count("done")}
+               "ratio": batch / inference_seconds, "done": statuses.count("done")}
         if sequential:
             jobs, _ = plan_jobs([folder], Path(tmp) / "seq", scale=scale)
             started = time.perf_counter()

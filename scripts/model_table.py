@@ -123,15 +123,19 @@ def default_paragraph(default: str) -> str:
     chosen = next((row for row in timed if row[0] == default), None)
     if chosen is None:
         return f"**The default network** is `{default}`: no x2 weights are timed yet, so it is the fallback."
-    faster = ", ".join(f"`{n}` {s:.1f} s / {p:.2f} dB" for n, s, p in timed if s <= MAX_DEFAULT_SECONDS and n != default)
-    slower = ", ".join(f"`{n}` {s:.1f} s / {p:.2f} dB" for n, s, p in timed if s > MAX_DEFAULT_SECONDS)
+    def listed(rows) -> str:
+        return ", ".join(f"`{n}` {s:.1f} s / {p:.2f} dB" for n, s, p in rows) or "none"
+
+    faster = listed(row for row in timed if row[1] <= MAX_DEFAULT_SECONDS and row[0] != default)
+    slower = listed(row for row in timed if row[1] > MAX_DEFAULT_SECONDS)
+    untimed = ", ".join(f"`{n}`" for n in list_models() if not get_spec(n).tile_exact)  # publish_weights.record_speed
     return (f"**The default network** is chosen from these measurements, not by hand (`sisr_core.zoo.default_model`): "
             f"the best Set5 x2 PSNR among the networks whose whole `sisr upscale photo.png -s 2` command on a "
             f"1000x1000 photo takes at most {MAX_DEFAULT_SECONDS:.0f} s on this 2-core CPU (start-up and PNG writing "
             f"included, timed on a quiet machine by `scripts/publish_weights.py --speed`). Today that is `{default}` "
             f"({chosen[1]:.1f} s, {chosen[2]:.2f} dB). The other timed networks within {MAX_DEFAULT_SECONDS:.0f} s: "
-            f"{faster or 'none'}; over it: {slower or 'none'}. `nlrnsr` is not timed and so not a candidate: its "
-            f"attention spans the whole image, so its cost grows with the square of the pixel count.")
+            f"{faster}; over it: {slower}. Not timed, so not candidates: {untimed}, whose attention spans the "
+            f"whole image, so its cost grows with the square of the pixel count.")
 
 
 def table() -> str:

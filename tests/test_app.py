@@ -264,3 +264,12 @@ def test_cancel_during_batch_leaves_no_partial_file(window, qtbot, tmp_path):
     assert 1 <= len(written) < 8
     for path in written:  # only complete outputs, each a whole image
         assert not path.name.startswith(".") and Image.open(path).size == (480, 400)
+
+
+def test_training_estimate_reads_in_words(window):
+    wizard = window.open_training_wizard()
+    page = wizard.settings_page
+    page.steps.setValue(2000)
+    page._measured(0.569)  # 1,138 s
+    assert page.estimate.text().startswith("about 19 min on this computer")
+    wizard.reject()

@@ -18,14 +18,10 @@ from app.dialogs import ask
 from app.theme import icon
 from app.upscaling import cancel_safe_tile, requested_tile
 from app.workers import Worker
+from sisr_core.timefmt import format_duration
 
 STATUS_COLOURS = {"done": QColor(46, 160, 67), "skipped": QColor(150, 150, 150), "failed": QColor(218, 54, 51),
                   "running": QColor(53, 116, 240)}
-
-
-def format_eta(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def batch_task(jobs_args: dict, upscaler_for, options: dict, overwrite: bool, quality: int, timings: dict):
@@ -237,7 +233,7 @@ class BatchPage(QWidget):
             self.progress.setValue(index + 1)
             remaining = self.files.topLevelItemCount() - index - 1
             if self.times and remaining:
-                self.eta.setText(f"ETA {format_eta(sum(self.times) / len(self.times) * remaining)}")
+                self.eta.setText(f"{format_duration(sum(self.times) / len(self.times) * remaining)} left")
             else:
                 self.eta.clear()
 
@@ -245,7 +241,7 @@ class BatchPage(QWidget):
         self.summary_counts = counts
         total = sum(counts.values())
         seconds = time.perf_counter() - self.started
-        text = f"<b>Finished</b>: {total} files in {format_eta(seconds)} — {counts['done']} done, " \
+        text = f"<b>Finished</b>: {total} files in {format_duration(seconds)} — {counts['done']} done, " \
                f"{counts['skipped']} skipped, {counts['failed']} failed."
         if not total:
             text = "<b>No images</b> found in the input folder."

@@ -20,12 +20,12 @@ from PySide6.QtWidgets import (
     QProgressBar, QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget, QWizard, QWizardPage,
 )
 
-from app.batch.page import format_eta
 from app.dialogs import ask
 from app.theme import icon
 from app.widgets.images import qimage_from_chw
 from app.widgets.plot import LinePlot
 from app.workers import Worker
+from sisr_core.timefmt import format_duration
 
 DEGRADATIONS = {"bicubic": "Bicubic (clean downscaling, the benchmark setting)",
                 "unknown": "Unknown (blur, area downscaling and noise: real photos)",
@@ -222,7 +222,7 @@ class SettingsPage(QWizardPage):
     def _show_estimate(self) -> None:
         if self.seconds_per_step is not None:
             total = self.seconds_per_step * self.steps.value()
-            self.estimate.setText(f"≈ {format_eta(total)} (h:mm:ss) on this computer "
+            self.estimate.setText(f"{format_duration(total)} on this computer "
                                   f"({self.seconds_per_step * 1000:.0f} ms per step), plus validation")
 
 
@@ -322,7 +322,7 @@ class TrainPage(QWizardPage):
         if event.kind == "progress":
             self.progress.setValue(event.step)
             losses = ", ".join(f"{k} {v:.4f}" for k, v in event.losses.items())
-            eta = f", {format_eta(event.eta_seconds)} left" if event.eta_seconds is not None else ""
+            eta = f", {format_duration(event.eta_seconds)} left" if event.eta_seconds is not None else ""
             self.status.setText(f"Step {event.step} / {event.total}: {losses}{eta}")
             self.loss_plot.add_point(event.step, sum(event.losses.values()))
         elif event.kind == "validation":

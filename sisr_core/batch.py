@@ -12,6 +12,7 @@ memory budget is upscaled in bands of rows that are written as they are done (``
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -65,19 +66,33 @@ class JobResult:
     seconds: float = 0.0
 
 
-def collect_inputs(inputs: list[str | Path], recursive: bool = False) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """Expand files and folders to (file, folder it was found under); returns them and error lines."""
+def collect_inputs(
+    inputs: list[str | Path], recursive: bool = False, suffix: str = "_x{scale}"
+) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """Expand files and folders to (file, folder it was found under); returns them and error lines.
+
+    A folder's :func:`earlier_outputs` (for ``suffix``) are left out; a file named explicitly is an input."""
     found, errors = [], []
     for item in map(Path, inputs):
         if item.is_dir():
             pattern = item.rglob("*") if recursive else item.glob("*")
             files = sorted(p for p in pattern if p.is_file() and is_image_file(p) and not p.name.startswith("."))
-            found += [(f, item) for f in files]
+            outputs = earlier_outputs(files, suffix)
+            found += [(f, item) for f in files if f not in outputs]
         elif item.exists():
             found.append((item, item.parent))
         else:
             errors.append(f"{item}: no such file or folder")
     return found, errors
+
+
+def earlier_outputs(files: list[Path], suffix: str) -> set[Path]:
+    """The files that this app wrote beside their input: ``{stem}{suffix}`` (``{scale}`` any number), or its
+    ``_bicubic`` intermediate, in the folder of an image ``{stem}.*`` among ``files``."""
+    named = re.compile(r"\d+".join(map(re.escape, suffix.split("{scale}"))) + "(_bicubic)?")
+    stems = {(f.parent, f.stem) for f in files}
+    return {f for f in files
+            if any((f.parent, f.stem[:i]) in stems and named.fullmatch(f.stem[i:]) for i in range(1, len(f.stem)))}
 
 
 def plan_jobs(
@@ -89,8 +104,11 @@ def plan_jobs(
     recursive: bool = False,
     save_intermediate: bool = False,
 ) -> tuple[list[Job], list[str]]:
-    """Jobs for files and folders: outputs beside the input, or under ``out_dir`` keeping sub-folders."""
-    found, errors = collect_inputs(inputs, recursive)
+    """Jobs for files and folders: outputs beside the input, or under ``out_dir`` keeping sub-folders.
+
+    Outputs of an earlier run beside their inputs are not inputs (see :func:`collect_inputs`), so a re-run
+    skips what is done instead of upscaling its own outputs."""
+    found, errors = collect_inputs(inputs, recursive, suffix)
     suffix = suffix.format(scale=scale)
     jobs = []
     for src, root in found:

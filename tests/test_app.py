@@ -273,3 +273,17 @@ def test_training_estimate_reads_in_words(window):
     page._measured(0.569)  # 1,138 s
     assert page.estimate.text().startswith("about 19 min on this computer")
     wizard.reject()
+
+
+def test_batch_rerun_beside_the_inputs_skips_its_own_outputs(window, qtbot, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    save_png(folder / "101085.png", 24, 24, seed=1)
+    Image.fromarray((random_image(20, 20, seed=2) * 255).astype(np.uint8)).save(folder / "101086.jpg")
+    window.batch.input.setText(str(folder))
+    window.batch.output.setText("")
+    for counts in ({"done": 2, "skipped": 0, "failed": 0}, {"done": 0, "skipped": 2, "failed": 0}):
+        qtbot.mouseClick(window.batch.start_button, Qt.LeftButton)
+        qtbot.waitUntil(lambda: window.batch.summary_counts is not None and window.batch.worker is None, timeout=30000)
+        assert window.batch.summary_counts == counts
+    assert sorted(p.name for p in folder.iterdir()) == ["101085.png", "101085_x2.png", "101086.jpg", "101086_x2.jpg"]

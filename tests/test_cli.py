@@ -139,6 +139,23 @@ def test_input_is_never_the_output(model_dir, photos, capsys):
     assert (photos / "a.png").read_bytes() == before
 
 
+def test_upscale_folder_twice_beside_the_inputs_never_upscales_its_outputs(model_dir, photos, capsys):
+    names = {"a.png", "b.jpg", "grey.png", "alpha.png"}
+    run = ["upscale", str(photos), "-m", "fsrcnn", "-q"]
+    assert sisr(run + ["--save-intermediate"]) == 0
+    outputs = {n.replace(".", "_x2.") for n in names}
+    bicubic = {n.replace("_x2.", "_x2_bicubic.") for n in outputs}
+    assert {p.name for p in photos.iterdir()} == names | outputs | bicubic
+    capsys.readouterr()
+    assert sisr(run) == 0  # a re-run skips every input and takes none of the outputs as input
+    assert {p.name for p in photos.iterdir()} == names | outputs | bicubic
+    assert capsys.readouterr().err.count("skipped:") == len(names)
+    assert sisr(run + ["-s", "4"]) == 0  # the outputs of another scale are outputs too
+    assert {p.name for p in photos.iterdir()} - names - outputs - bicubic == {n.replace("_x2", "_x4") for n in outputs}
+    assert sisr(["upscale", str(photos / "a_x2.png"), "-m", "fsrcnn", "-q"]) == 0  # named, it is an input
+    assert (photos / "a_x2_x2.png").is_file()
+
+
 def test_fp16_is_refused_on_cpu(model_dir, photos, capsys):
     assert sisr(["upscale", str(photos / "a.png"), "-m", "fsrcnn", "--device", "cpu", "--precision", "fp16", "-q"]) == 2
     assert "fp16 needs a GPU" in capsys.readouterr().err

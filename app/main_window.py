@@ -28,7 +28,7 @@ from app.upscaling import UpscaleResult, upscale_task
 from app.widgets.canvas import CompareView
 from app.widgets.images import qimage_from_imagedata
 from app.widgets.model_panel import ModelPanel
-from app.widgets.save_dialog import SaveDialog, intermediate_path, output_name
+from app.widgets.save_dialog import SaveDialog, intermediate_path
 from app.widgets.side_by_side import BICUBIC, SideBySideView
 from app.workers import Worker, WorkerSet, error_hub
 
@@ -152,7 +152,7 @@ class MainWindow(QMainWindow):
         a = self._action
         self.open_action = a("&Open…", self.open_dialog, QKeySequence.Open, "mdi6.folder-open", "Open an image")
         self.paste_action = a("&Paste image", self.paste, QKeySequence.Paste, "mdi6.content-paste", "Paste an image")
-        self.save_action = a("&Save", self.save, QKeySequence.Save, "mdi6.content-save", "Save beside the last saved image")
+        self.save_action = a("&Save", self.save, QKeySequence.Save, "mdi6.content-save", "Save name_x2 beside the input")
         self.save_as_action = a("Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"), "mdi6.content-save-edit")
         quit_action = a("&Quit", self.close, QKeySequence.Quit)
         self.upscale_action = a("&Upscale", self.start_upscale, [QKeySequence("Ctrl+U"), QKeySequence("Ctrl+Return")],
@@ -445,13 +445,13 @@ class MainWindow(QMainWindow):
 
     # -- saving -----------------------------------------------------------------------------------
     def save(self) -> Worker | None:
-        """Save with the last Save As choices into the last save folder (asks before replacing)."""
+        """Save ``{name}_x{scale}`` beside the input, in its format as ``sisr upscale`` does (asks before
+        replacing); the Save As choices are only Save As's defaults."""
         if self.result is None:
             return None
-        o = self.settings.save_options
-        folder = Path(self.settings.folder("save") or self.source_path.parent)
-        path = folder / output_name(self.source_path, o["suffix"], o["format"], self.result.scale)
-        return self.write_result(path, o["format"], o["quality"], o["intermediate"])
+        from sisr_core.batch import output_name
+
+        return self.write_result(self.source_path.with_name(output_name(self.source_path, scale=self.result.scale)))
 
     def save_as(self) -> Worker | None:
         if self.result is None:
@@ -461,10 +461,13 @@ class MainWindow(QMainWindow):
             return None
         c = dialog.choice()
         self.settings.set_save_options(c["suffix"], c["format"], c["quality"], c["intermediate"])
+        self.settings.set_folder("save", str(c["path"].parent))
         return self.write_result(c["path"], c["format"], c["quality"], c["intermediate"])
 
-    def write_result(self, path: Path, fmt: str, quality: int, intermediate: bool) -> Worker | None:
-        """Write the SR (and bicubic) image in a worker; existing files are replaced only if the user says so."""
+    def write_result(self, path: Path, fmt: str | None = None, quality: int = 95,
+                     intermediate: bool = False) -> Worker | None:
+        """Write the SR (and bicubic) image in a worker, in ``fmt`` or the format of the path's suffix;
+        existing files are replaced only if the user says so."""
         targets = [path] + ([intermediate_path(path)] if intermediate else [])
         existing = [p for p in targets if p.exists()]
         if existing and not ask(self, "Replace files?", "These files exist already:\n" + "\n".join(map(str, existing))
@@ -481,13 +484,13 @@ class MainWindow(QMainWindow):
             return warnings
 
         worker = Worker(task, f"Could not save {path.name}")
-        worker.returned.connect(lambda warnings: self._saved(path, warnings))
-        self.settings.set_folder("save", str(path.parent))
+        worker.returned.connect(lambda warnings: self._saved(targets, warnings))
         return self.workers.start(worker)
 
-    def _saved(self, path: Path, warnings: list[str]) -> None:
-        self.saved_to = path
-        self.statusBar().showMessage(f"Saved {path}" + (f" ({'; '.join(warnings)})" if warnings else ""), 8000)
+    def _saved(self, paths: list[Path], warnings: list[str]) -> None:
+        self.saved_to = paths[0]
+        notes = "; ".join(dict.fromkeys(warnings))  # the SR and bicubic files share their warnings: each once
+        self.statusBar().showMessage(f"Saved {' and '.join(map(str, paths))}" + (f" ({notes})" if notes else ""), 8000)
 
     # -- views, theme, training, about --------------------------------------------------------------
     def _show_view(self, index: int) -> None:

@@ -95,6 +95,14 @@ def earlier_outputs(files: list[Path], suffix: str) -> set[Path]:
             if any((f.parent, f.stem[:i]) in stems and named.fullmatch(f.stem[i:]) for i in range(1, len(f.stem)))}
 
 
+def output_name(source: Path, suffix: str = "_x{scale}", fmt: str = "same", scale: int = 2) -> str:
+    """``{stem}{suffix}.{ext}`` with ``{scale}`` filled in; ``same`` keeps the input's format (GIF, BMP: PNG)."""
+    ext = source.suffix.lower() if fmt == "same" else FORMAT_SUFFIX[fmt]
+    if fmt == "same" and ext in (".gif", ".bmp"):
+        ext = ".png"  # GIF cannot hold a photo's colours; BMP keeps no metadata
+    return f"{source.stem}{suffix.format(scale=scale)}{ext}"
+
+
 def plan_jobs(
     inputs: list[str | Path],
     out_dir: str | Path | None = None,
@@ -109,15 +117,11 @@ def plan_jobs(
     Outputs of an earlier run beside their inputs are not inputs (see :func:`collect_inputs`), so a re-run
     skips what is done instead of upscaling its own outputs."""
     found, errors = collect_inputs(inputs, recursive, suffix)
-    suffix = suffix.format(scale=scale)
     jobs = []
     for src, root in found:
-        ext = src.suffix.lower() if fmt == "same" else FORMAT_SUFFIX[fmt]
-        if fmt == "same" and ext in (".gif", ".bmp"):
-            ext = ".png"  # GIF cannot hold a photo's colours; BMP keeps no metadata
         folder = src.parent if out_dir is None else Path(out_dir) / src.parent.relative_to(root)
-        output = folder / f"{src.stem}{suffix}{ext}"
-        intermediate = folder / f"{src.stem}{suffix}_bicubic{ext}" if save_intermediate else None
+        output = folder / output_name(src, suffix, fmt, scale)
+        intermediate = output.with_name(f"{output.stem}_bicubic{output.suffix}") if save_intermediate else None
         if output.resolve() == src.resolve():
             errors.append(f"{src}: the output would replace the input; give a suffix or another folder")
             continue

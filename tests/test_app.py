@@ -287,3 +287,39 @@ def test_batch_rerun_beside_the_inputs_skips_its_own_outputs(window, qtbot, tmp_
         qtbot.waitUntil(lambda: window.batch.summary_counts is not None and window.batch.worker is None, timeout=30000)
         assert window.batch.summary_counts == counts
     assert sorted(p.name for p in folder.iterdir()) == ["101085.png", "101085_x2.png", "101086.jpg", "101086_x2.jpg"]
+
+
+def test_save_writes_beside_the_input_whatever_save_as_chose(window, qtbot, tmp_path, monkeypatch):
+    folder, elsewhere = tmp_path / "photos", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    rgb = (random_image(24, 28) * 255).astype(np.uint8)
+    alpha = np.full((24, 28, 1), 128, np.uint8)
+    source = folder / "logo.png"
+    Image.fromarray(np.concatenate([rgb, alpha], axis=2), "RGBA").save(source)
+    window.open_path(source)
+    qtbot.waitUntil(lambda: window.image is not None, timeout=10000)
+    window.start_upscale()
+    qtbot.waitUntil(lambda: window.result is not None and window.upscale_worker is None, timeout=30000)
+
+    def choose_jpeg(dialog):
+        dialog.folder.setText(str(elsewhere))
+        dialog.format.setCurrentIndex(dialog.format.findData("jpg"))
+        dialog.intermediate.setChecked(True)
+        return main_window.SaveDialog.Accepted
+
+    monkeypatch.setattr(main_window.SaveDialog, "exec", choose_jpeg)
+    window.save_as()
+    jpeg = elsewhere / "logo_x2.jpg"
+    qtbot.waitUntil(lambda: window.saved_to == jpeg, timeout=10000)
+    message = window.statusBar().currentMessage()
+    assert message.count("alpha dropped") == 1 and "logo_x2_bicubic.jpg" in message
+
+    window.save()  # plain Save: the README's name_x2.png beside the input, not the Save As choices
+    saved = folder / "logo_x2.png"
+    qtbot.waitUntil(lambda: window.saved_to == saved, timeout=10000)
+    with Image.open(saved) as image:
+        assert image.mode == "RGBA" and image.size == (56, 48)
+    assert sorted(p.name for p in folder.iterdir()) == ["logo.png", "logo_x2.png"]
+    assert window.statusBar().currentMessage() == f"Saved {saved}"
+    assert window.settings.save_options["format"] == "jpg" and window.settings.folder("save") == str(elsewhere)

@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, qVersion
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt, QTimer, qVersion
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QApplication, QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
@@ -46,6 +46,28 @@ def image_from_qimage(qimage: QImage):
     arr = arr.reshape(h, w, 4).astype(np.float32) / 255.0
     alpha = arr[..., 3].copy() if qimage.hasAlphaChannel() else None
     return ImageData(pixels=np.ascontiguousarray(arr[..., :3]), alpha=alpha, format="PNG")
+
+
+class ShortcutKeys(QObject):
+    """The window's shortcuts win over a focused field's own use of their keys (with Linux key bindings a
+    line edit takes Ctrl+U to erase itself): the field's claim (ShortcutOverride) is refused, so the action
+    runs, and the key of a disabled action does nothing."""
+
+    def __init__(self, window: QWidget, actions: list[QAction]):
+        super().__init__(window)
+        self.actions = actions
+        QApplication.instance().focusChanged.connect(self._watch)
+
+    def _watch(self, old: QWidget | None, new: QWidget | None) -> None:
+        if new is not None and new.window() is self.parent():
+            new.installEventFilter(self)  # once per widget: installing it again only moves it first
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.ShortcutOverride, QEvent.KeyPress) and any(
+                QKeySequence(event.keyCombination()) in action.shortcuts() for action in self.actions):
+            event.setAccepted(event.type() == QEvent.KeyPress)  # an unclaimed override lets the shortcut run
+            return True
+        return False
 
 
 class MainWindow(QMainWindow):
@@ -218,6 +240,8 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         toolbar.addActions([batch, train])
         self.addToolBar(toolbar)
+        self.shortcut_keys = ShortcutKeys(self, [action for action in self.findChildren(QAction)
+                                                 if action.shortcuts() and action is not self.paste_action])
         for button, name in ((self.upscale_button, "mdi6.image-size-select-large"), (self.cancel_button, "mdi6.stop"),
                              (self.save_button, "mdi6.content-save"), (self.save_as_button, "mdi6.content-save-edit")):
             button.setIcon(icon(name))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
@@ -323,3 +323,30 @@ def test_save_writes_beside_the_input_whatever_save_as_chose(window, qtbot, tmp_
     assert sorted(p.name for p in folder.iterdir()) == ["logo.png", "logo_x2.png"]
     assert window.statusBar().currentMessage() == f"Saved {saved}"
     assert window.settings.save_options["format"] == "jpg" and window.settings.folder("save") == str(elsewhere)
+
+
+class LinuxCtrlU(QObject):
+    """Ctrl+U as a line edit takes it with Linux (X11) key bindings, which offscreen Qt lacks: it claims the
+    key in ShortcutOverride, then erases the line."""
+
+    def eventFilter(self, watched, event):
+        if event.type() in (QEvent.ShortcutOverride, QEvent.KeyPress) and event.keyCombination() == Qt.CTRL | Qt.Key_U:
+            if event.type() == QEvent.KeyPress:
+                watched.clear()
+            event.accept()
+            return True
+        return False
+
+
+def test_ctrl_u_upscales_while_the_scale_field_has_focus(window, qtbot, tmp_path):
+    window.open_path(save_png(tmp_path / "photo.png", 24, 32))
+    qtbot.waitUntil(lambda: window.image is not None, timeout=10000)
+    linux = LinuxCtrlU(window.panel.scale)
+    window.panel.scale.installEventFilter(linux)
+    window.activateWindow()
+    window.panel.scale.setFocus()
+    qtbot.waitUntil(lambda: window.panel.scale.hasFocus(), timeout=5000)
+    text = window.panel.scale.text()
+    qtbot.keyClick(window.panel.scale, Qt.Key_U, Qt.ControlModifier)
+    assert window.panel.scale.text() == text
+    qtbot.waitUntil(lambda: window.result is not None and window.upscale_worker is None, timeout=30000)

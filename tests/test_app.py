@@ -350,3 +350,19 @@ def test_ctrl_u_upscales_while_the_scale_field_has_focus(window, qtbot, tmp_path
     qtbot.keyClick(window.panel.scale, Qt.Key_U, Qt.ControlModifier)
     assert window.panel.scale.text() == text
     qtbot.waitUntil(lambda: window.result is not None and window.upscale_worker is None, timeout=30000)
+
+
+def test_training_wizard_refuses_a_folder_without_images(window, tmp_path, tiny_data):
+    empty = tmp_path / "no_images"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not an image")
+    wizard = window.open_training_wizard()
+    page = wizard.data_page
+    page.add_folder(str(empty))
+    assert not page.isComplete() and not wizard.button(wizard_module.QWizard.NextButton).isEnabled()
+    assert page.folder_list() == [] and f"{empty} has no images" in page.message.text()
+    page.add_folder(str(tiny_data))
+    assert page.message.text() == "6 images in 1 folder" and wizard.button(wizard_module.QWizard.NextButton).isEnabled()
+    page.validation.setText(str(empty))  # an empty validation folder is refused on Next
+    assert not page.validatePage() and f"{empty} has no images" in page.message.text()
+    wizard.reject()

@@ -34,7 +34,7 @@ PREVIEW_PX = 160
 
 
 class DataPage(QWizardPage):
-    """Training folder(s) and an optional validation folder."""
+    """Training folder(s) and an optional validation folder; a folder without images is refused."""
 
     def __init__(self, settings):
         super().__init__()
@@ -45,8 +45,9 @@ class DataPage(QWizardPage):
         add = QPushButton(icon("mdi6.folder-plus"), "Add folder…")
         remove = QPushButton(icon("mdi6.folder-remove"), "Remove")
         add.clicked.connect(self._add)
-        remove.clicked.connect(lambda: [self.folders.takeItem(self.folders.row(i)) for i in self.folders.selectedItems()]
-                               and self.completeChanged.emit())
+        remove.clicked.connect(self._remove_selected)
+        self.counts: dict[str, int] = {}
+        self.message = QLabel(textFormat=Qt.PlainText, wordWrap=True)
         self.validation = QLineEdit(settings.folder("val"))
         self.validation.setPlaceholderText("Optional: empty holds out two training images")
         browse = QPushButton("Browse…")
@@ -62,15 +63,40 @@ class DataPage(QWizardPage):
         layout.addWidget(QLabel("Training folders"))
         layout.addWidget(self.folders)
         layout.addLayout(buttons)
+        layout.addWidget(self.message)
         layout.addWidget(QLabel("Validation folder"))
         layout.addLayout(val_row)
         if settings.folder("train") and Path(settings.folder("train")).is_dir():
             self.add_folder(settings.folder("train"))
 
     def add_folder(self, folder: str) -> None:
-        if not self.folders.findItems(folder, Qt.MatchExactly):
+        """Add a training folder if it holds images (they are counted); otherwise say why it is refused."""
+        if not self.folders.findItems(folder, Qt.MatchExactly) and (count := self._count(folder)):
             self.folders.addItem(folder)
+            self.counts[folder] = count
+            self._show_counts()
             self.completeChanged.emit()
+
+    def _remove_selected(self) -> None:
+        for item in self.folders.selectedItems():
+            self.counts.pop(self.folders.takeItem(self.folders.row(item)).text())
+        self._show_counts()
+        self.completeChanged.emit()
+
+    def _count(self, folder: str) -> int:
+        """The images in ``folder`` that training reads; 0, with the reason shown, when there are none."""
+        from sisr_core.data.datasets import TRAIN_SUFFIXES, find_images
+
+        try:
+            return len(find_images(folder))
+        except OSError:  # no such folder, no images, or not readable
+            self.message.setText(f"{folder} has no images ({' '.join(TRAIN_SUFFIXES)} files): choose another folder.")
+            return 0
+
+    def _show_counts(self) -> None:
+        total, folders = sum(self.counts.values()), len(self.counts)
+        images = f"{total:,} image{'' if total == 1 else 's'} in {folders} folder{'' if folders == 1 else 's'}"
+        self.message.setText(images if folders else "")
 
     def _add(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Training images", self.settings.folder("train"))
@@ -89,8 +115,11 @@ class DataPage(QWizardPage):
         return bool(self.folder_list())
 
     def validatePage(self) -> bool:
+        validation = self.validation.text().strip()
+        if validation and not self._count(validation):
+            return False
         self.settings.set_folder("train", self.folder_list()[0])
-        self.settings.set_folder("val", self.validation.text().strip())
+        self.settings.set_folder("val", validation)
         return True
 
 

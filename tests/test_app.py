@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 import time
@@ -365,4 +366,23 @@ def test_training_wizard_refuses_a_folder_without_images(window, tmp_path, tiny_
     assert page.message.text() == "6 images in 1 folder" and wizard.button(wizard_module.QWizard.NextButton).isEnabled()
     page.validation.setText(str(empty))  # an empty validation folder is refused on Next
     assert not page.validatePage() and f"{empty} has no images" in page.message.text()
+    wizard.reject()
+
+
+def test_training_wizard_trains_with_the_photo_degradation(window, qtbot, tiny_data):
+    wizard = window.open_training_wizard()
+    wizard.data_page.add_folder(str(tiny_data))
+    wizard.next()
+    net = wizard.network_page
+    net.model.setCurrentIndex(net.model.findData("fsrcnn"))
+    net.degradation.setCurrentIndex(net.degradation.findData("photo"))
+    assert net.degradation.currentText().startswith("Real photos: blur, noise, JPEG")
+    wizard.next()
+    wizard.settings_page.steps.setValue(4)
+    wizard.settings_page.batch.setValue(4)
+    wizard.settings_page.patch.setValue(16)
+    wizard.next()
+    qtbot.waitUntil(wizard.train_page.isComplete, timeout=90000)
+    config = json.loads((wizard.train_page.final_path.parent / "config.json").read_text())
+    assert config["degradation"] == "photo"
     wizard.reject()

@@ -28,7 +28,8 @@ from app.workers import Worker
 from sisr_core.timefmt import format_duration
 
 DEGRADATIONS = {"bicubic": "Bicubic (clean downscaling, the benchmark setting)",
-                "unknown": "Unknown (blur, area downscaling and noise: real photos)",
+                "photo": "Real photos: blur, noise, JPEG (recommended for photos)",
+                "unknown": "Random blur, downscaling and noise (the NTIRE “unknown” track)",
                 "bicubic_jpeg_75": "Bicubic + JPEG quality 75 (compressed web images)"}
 PREVIEW_PX = 160
 

@@ -144,6 +144,7 @@ def test_perceptual_and_adversarial_with_local_vgg(tiny_data, tmp_path, monkeypa
     assert TrainingRun(cfg, tmp_path / "gan", events.append).run().is_file()
     last = [e.losses for e in events if e.kind == "progress"][-1]
     assert {"perceptual", "adversarial", "discriminator"} <= set(last)
+    assert {"disc", "optimizer_d"} <= set(torch.load(tmp_path / "gan" / "checkpoint.pt", weights_only=True))
     # no weights and no download permission: a clear refusal
     monkeypatch.delenv("SISR_VGG19_WEIGHTS", raising=False)
     with pytest.raises(PerceptualUnavailable, match="--vgg-weights"):
@@ -226,3 +227,57 @@ def test_patch_stream_is_deterministic_with_a_seed(tiny_data):
     assert torch.equal(first[0][0], first[1][0]) and first[0][2] == first[1][2]
     other = next(iter(PatchStream(images, [2, 3], 12, 4, seed=8)))
     assert not torch.equal(first[0][1], other[1]) or first[0][2] != other[2]
+
+
+def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tiny_data, tmp_path, monkeypatch):
+    import itertools
+
+    from sisr_core.data.datasets import PatchStream
+
+    # a resumed stream is reseeded at its step; here batch k is the same whether or not the run stopped before it
+    first_batch = PatchStream.__iter__
+
+    def batch_per_step(stream):
+        for step in itertools.count(stream.start):
+            stream.start = step
+            yield next(first_batch(stream))
+
+    monkeypatch.setattr(PatchStream, "__iter__", batch_per_step)
+    cfg = config(tiny_data, steps=6, batch=4, patch=12, ema=0.9, grad_clip=1.0)
+    whole = TrainingRun(cfg, tmp_path / "whole").run()
+
+    def stop_at_3(event):
+        if event.kind == "progress" and event.step == 3:
+            run.cancel()
+
+    run = TrainingRun(cfg, tmp_path / "parts", stop_at_3)
+    assert run.run() is None
+    resumed = TrainingRun.resume(tmp_path / "parts")
+    assert resumed.step == 3
+    parts = resumed.run()
+
+    a, b = (torch.load(p.parent / "checkpoint.pt", weights_only=True) for p in (whole, parts))
+    assert set(a) == set(b) == {"params", "optimizer", "step", "best_psnr", "seconds", "params_ema", "ema_n"}
+    assert a["step"] == b["step"] == 6 and a["ema_n"] == b["ema_n"] == 6
+    for key in ("params", "params_ema"):
+        assert all(torch.equal(a[key][k], b[key][k]) for k in a[key]), key
+    assert all(torch.equal(x, y) for x, y in zip(read_weights(whole)[0].values(), read_weights(parts)[0].values()))
+
+
+@pytest.mark.parametrize("degradation", ["photo", "unknown"])
+def test_random_degradations_validate_on_images_fixed_by_the_seed(tiny_data, tmp_path, degradation):
+    import numpy as np
+
+    from sisr_core.data.datasets import SRImageSet
+
+    def val_pairs(seed):
+        cfg = config(tiny_data, degradation=degradation, val=[str(tiny_data)], seed=seed)
+        return TrainingRun(cfg, tmp_path / "unused")._data(0)[1]
+
+    first, again, other = val_pairs(1), val_pairs(1), val_pairs(2)
+    assert all(torch.equal(x[0], y[0]) for x, y in zip(first, again))
+    assert any(not torch.equal(x[0], y[0]) for x, y in zip(first, other))
+    # seed 0 keeps the images of earlier versions (default_rng(index)), so runs in progress validate as before
+    images = SRImageSet.from_folders([tiny_data], degradation)
+    lr, hr = images.validation_pairs(2)[3]
+    assert torch.equal(lr, images.degradation(hr, 2, np.random.default_rng(3)))

@@ -105,15 +105,18 @@ class SRImageSet:
             pair.lr[scale] = (self.degradation(hr, scale) * 255).round().byte()
         return pair.lr[scale]
 
-    def validation_pairs(self, scale: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Whole (LR, HR) float images for validation, HR cropped to a multiple of ``scale``."""
+    def validation_pairs(self, scale: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Whole (LR, HR) float images for validation, HR cropped to a multiple of ``scale``.
+
+        A random degradation is drawn once per image from ``default_rng([index, seed])``, so a run's
+        validation set is fixed by its seed (seed 0 gives the images of ``default_rng(index)``)."""
         out = []
         for i, pair in enumerate(self.pairs):
             lr = self.lr_for(i, scale) if self.degradation.deterministic else None
             h, w = pair.hr.shape[1:]
             hr = to_float(pair.hr[:, : h - h % scale, : w - w % scale])
             if lr is None:
-                lr = self.degradation(hr, scale, np.random.default_rng(i))
+                lr = self.degradation(hr, scale, np.random.default_rng([i, seed]))
             else:
                 lr = to_float(lr)
             out.append((lr, hr))

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -106,6 +106,35 @@ def ema_average(decay: float) -> Callable:
     return average
 
 
+@dataclass
+class TrainState:
+    """What the training loop carries from step to step; a checkpoint saves and restores its weights."""
+
+    net: nn.Module
+    model: nn.Module  # what the batches go through: ``net``, or its DistributedDataParallel wrapper
+    optim: torch.optim.Optimizer
+    ema: AveragedModel | None
+    disc: nn.Module | None
+    optim_d: torch.optim.Optimizer | None
+    perceptual: PerceptualLoss | None
+    teacher: LoadedModel | None
+    batches: Iterator
+    val_pairs: list  # (LR, HR) validation images, degraded once
+    started: float  # time.time() when this session of the run began
+    last_checkpoint: float
+    seconds_before: float  # training seconds before a resume
+    start_step: int
+
+    @property
+    def eval_net(self) -> nn.Module:
+        """The weights to validate and publish: the moving average when there is one."""
+        return self.ema.module if self.ema is not None else self.net
+
+    def seconds(self) -> float:
+        """Training seconds so far, resumed sessions included."""
+        return self.seconds_before + time.time() - self.started
+
+
 class TrainingRun:
     """One training run in ``out_dir``; create it new, or :meth:`resume` an existing folder."""
 
@@ -183,7 +212,7 @@ class TrainingRun:
             train.pairs += other.pairs
             train.names += other.names
         stream = PatchStream(train, cfg.train_scales(), cfg.patch, cfg.batch, cfg.seed, rank, start=self.step)
-        val = SRImageSet.from_folders([], cfg.degradation, files=val_files).validation_pairs(cfg.scale) if val_files else []
+        val = SRImageSet.from_folders([], cfg.degradation, files=val_files).validation_pairs(cfg.scale, cfg.seed) if val_files else []
         return stream, val
 
     def _network(self) -> nn.Module:
@@ -216,15 +245,9 @@ class TrainingRun:
             lr = imresize(lr, scale)
         return lr, hr
 
-    # -- the loop --------------------------------------------------------------------------------
-    def run(self) -> Path | None:
-        """Train until ``config.steps`` or cancel; returns the final weights (None if cancelled).
-
-        Under ``torchrun`` every process trains on its own patches, gradients are averaged by
-        DistributedDataParallel (gloo on CPU), and only rank 0 validates and writes files."""
+    def _setup(self, rank: int, world: int) -> TrainState:
+        """Build the networks, optimisers and data, and load the checkpoint into them when there is one."""
         cfg = self.config
-        rank, world = self._distributed()
-        main = rank == 0
         torch.manual_seed(cfg.seed + rank)
         self.out.mkdir(parents=True, exist_ok=True)
         ckpt = self._load_checkpoint()
@@ -242,17 +265,78 @@ class TrainingRun:
             if disc is not None and "disc" in ckpt:
                 disc.load_state_dict(ckpt["disc"])
                 optim_d.load_state_dict(ckpt["optimizer_d"])
-        if main:
+        if rank == 0:
             (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
         model = nn.parallel.DistributedDataParallel(net) if world > 1 else net
         stream, val_pairs = self._data(rank)
         loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=cfg.num_workers)
-        pixel_loss = PIXEL_LOSSES[cfg.loss]
-        log = self._open_log() if main else None
-        started, last_ckpt, start_step = time.time(), time.time(), self.step
-        seconds_before = ckpt.get("seconds", 0.0) if ckpt else 0.0
         net.train()
-        batches = iter(loader)
+        now = time.time()
+        return TrainState(net, model, optim, ema, disc, optim_d, perceptual, teacher, iter(loader), val_pairs,
+                          started=now, last_checkpoint=now, seconds_before=ckpt.get("seconds", 0.0) if ckpt else 0.0,
+                          start_step=self.step)
+
+    # -- the loop --------------------------------------------------------------------------------
+    def train_step(self, state: TrainState, lr_batch: torch.Tensor, hr_batch: torch.Tensor, scale: int) -> dict[str, float]:
+        """One optimisation step of the network (and the discriminator, the EMA); returns the losses."""
+        cfg = self.config
+        pixel_loss = PIXEL_LOSSES[cfg.loss]
+        inp, target = self._to_net_space(lr_batch, hr_batch, scale)
+        inp = inp.contiguous(memory_format=torch.channels_last)
+        for group in state.optim.param_groups:
+            group["lr"] = self._lr_at(self.step)
+        with self._autocast():  # bf16 convolutions, fp32 weights and losses
+            sr = (state.model(inp, scale=scale) if self.spec.joint_scales else state.model(inp)).float()
+            losses = {"pixel": pixel_loss(sr, target)}
+            if state.teacher is not None:
+                with torch.no_grad():
+                    t_out = state.teacher.forward_rgb(lr_batch, scale).float()
+                    t_out = rgb_to_y(t_out) if target.shape[1] == 1 else t_out
+                losses["distill"] = cfg.distill_weight * pixel_loss(sr, t_out)
+            if state.perceptual is not None:
+                losses["perceptual"] = cfg.perceptual_weight * state.perceptual(sr, target)
+            if state.disc is not None:
+                losses["adversarial"] = cfg.adversarial_weight * adversarial_loss(state.disc(sr).float(), True)
+        state.optim.zero_grad(set_to_none=True)
+        sum(losses.values()).backward()
+        if cfg.grad_clip:
+            nn.utils.clip_grad_norm_(state.net.parameters(), cfg.grad_clip)
+        state.optim.step()
+        if state.disc is not None:
+            with self._autocast():
+                d_loss = (adversarial_loss(state.disc(target).float(), True)
+                          + adversarial_loss(state.disc(sr.detach()).float(), False))
+            state.optim_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            state.optim_d.step()
+            losses["discriminator"] = d_loss
+        if state.ema is not None:
+            state.ema.update_parameters(state.net)
+        self.step += 1
+        return {k: float(v.detach()) for k, v in losses.items()}
+
+    def _validate_due(self, state: TrainState, seconds: float) -> float | None:
+        """PSNR at validation steps (None between them); a better one is saved as ``best.safetensors``."""
+        cfg = self.config
+        if not state.val_pairs or not (self.step % cfg.val_every == 0 or self.step == cfg.steps):
+            return None
+        psnr_now = self.validate(state.eval_net, state.val_pairs)
+        self.callback(TrainingEvent("validation", self.step, cfg.steps, psnr=psnr_now))
+        if psnr_now > self.best_psnr:
+            self.best_psnr = psnr_now
+            self._save_weights(state, self.out / BEST, seconds)
+        return psnr_now
+
+    def run(self) -> Path | None:
+        """Train until ``config.steps`` or cancel; returns the final weights (None if cancelled).
+
+        Under ``torchrun`` every process trains on its own patches, gradients are averaged by
+        DistributedDataParallel (gloo on CPU), and only rank 0 validates and writes files."""
+        cfg = self.config
+        rank, world = self._distributed()
+        main = rank == 0
+        state = self._setup(rank, world)
+        log = self._open_log() if main else None
         try:
             while self.step < cfg.steps:
                 if not self._running.is_set():
@@ -260,65 +344,28 @@ class TrainingRun:
                     self._running.wait()
                 if self._cancel.is_set():
                     break
-                lr_batch, hr_batch, scale = next(batches)
-                inp, target = self._to_net_space(lr_batch, hr_batch, int(scale))
-                inp = inp.contiguous(memory_format=torch.channels_last)
-                for group in optim.param_groups:
-                    group["lr"] = self._lr_at(self.step)
-                with self._autocast():  # bf16 convolutions, fp32 weights and losses
-                    sr = (model(inp, scale=int(scale)) if self.spec.joint_scales else model(inp)).float()
-                    losses = {"pixel": pixel_loss(sr, target)}
-                    if teacher is not None:
-                        with torch.no_grad():
-                            t_out = teacher.forward_rgb(lr_batch, int(scale)).float()
-                            t_out = rgb_to_y(t_out) if target.shape[1] == 1 else t_out
-                        losses["distill"] = cfg.distill_weight * pixel_loss(sr, t_out)
-                    if perceptual is not None:
-                        losses["perceptual"] = cfg.perceptual_weight * perceptual(sr, target)
-                    if disc is not None:
-                        losses["adversarial"] = cfg.adversarial_weight * adversarial_loss(disc(sr).float(), True)
-                total = sum(losses.values())
-                optim.zero_grad(set_to_none=True)
-                total.backward()
-                if cfg.grad_clip:
-                    nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-                optim.step()
-                if disc is not None:
-                    with self._autocast():
-                        d_loss = (adversarial_loss(disc(target).float(), True)
-                                  + adversarial_loss(disc(sr.detach()).float(), False))
-                    optim_d.zero_grad(set_to_none=True)
-                    d_loss.backward()
-                    optim_d.step()
-                    losses["discriminator"] = d_loss
-                if ema is not None:
-                    ema.update_parameters(net)
-                self.step += 1
+                lr_batch, hr_batch, scale = next(state.batches)
+                losses = self.train_step(state, lr_batch, hr_batch, int(scale))
                 if not main:
                     continue
-                values = {k: float(v.detach()) for k, v in losses.items()}
-                elapsed = time.time() - started
-                eta = elapsed / (self.step - start_step) * (cfg.steps - self.step)
-                self.callback(TrainingEvent("progress", self.step, cfg.steps, losses=values, eta_seconds=eta))
-                psnr_now = None
-                if val_pairs and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
-                    psnr_now = self.validate(ema.module if ema is not None else net, val_pairs)
-                    self.callback(TrainingEvent("validation", self.step, cfg.steps, psnr=psnr_now))
-                    if psnr_now > self.best_psnr:
-                        self.best_psnr = psnr_now
-                        self._save_weights(ema.module if ema is not None else net, self.out / BEST, seconds_before + elapsed)
-                if cfg.preview_every and val_pairs and self.step % cfg.preview_every == 0:
-                    self.callback(TrainingEvent("preview", self.step, cfg.steps, images=self.preview(ema.module if ema is not None else net, val_pairs[0])))
+                elapsed = time.time() - state.started
+                seconds = state.seconds_before + elapsed
+                eta = elapsed / (self.step - state.start_step) * (cfg.steps - self.step)
+                self.callback(TrainingEvent("progress", self.step, cfg.steps, losses=losses, eta_seconds=eta))
+                psnr_now = self._validate_due(state, seconds)
+                if cfg.preview_every and state.val_pairs and self.step % cfg.preview_every == 0:
+                    self.callback(TrainingEvent("preview", self.step, cfg.steps, images=self.preview(state.eval_net, state.val_pairs[0])))
                 if self.step % cfg.log_every == 0 or psnr_now is not None:
-                    log.writerow([self.step, f"{values['pixel']:.6f}", f"{float(total.detach()):.6f}", f"{self._lr_at(self.step):.3e}",
-                                  "" if psnr_now is None else f"{psnr_now:.4f}", f"{seconds_before + elapsed:.1f}"])
+                    total = sum(v for k, v in losses.items() if k != "discriminator")  # what the network minimises
+                    log.writerow([self.step, f"{losses['pixel']:.6f}", f"{total:.6f}", f"{self._lr_at(self.step):.3e}",
+                                  "" if psnr_now is None else f"{psnr_now:.4f}", f"{seconds:.1f}"])
                     self._log_file.flush()
-                if time.time() - last_ckpt > cfg.checkpoint_minutes * 60:
-                    self._save_checkpoint(net, optim, ema, disc, optim_d, seconds_before + elapsed)
-                    last_ckpt = time.time()
+                if time.time() - state.last_checkpoint > cfg.checkpoint_minutes * 60:
+                    self._save_checkpoint(state, seconds)
+                    state.last_checkpoint = time.time()
         finally:
             if main:
-                self._save_checkpoint(net, optim, ema, disc, optim_d, seconds_before + time.time() - started)
+                self._save_checkpoint(state, state.seconds())
                 if log is not None:
                     self._log_file.close()
         if world > 1:
@@ -328,8 +375,8 @@ class TrainingRun:
             return None
         final = self.out / FINAL
         if main:
-            self._save_weights(ema.module if ema is not None else net, final, seconds_before + time.time() - started)
-            self.callback(TrainingEvent("done", self.step, cfg.steps, psnr=self.best_psnr if val_pairs else None, path=str(final)))
+            self._save_weights(state, final, state.seconds())
+            self.callback(TrainingEvent("done", self.step, cfg.steps, psnr=self.best_psnr if state.val_pairs else None, path=str(final)))
         return final
 
     # -- pieces ----------------------------------------------------------------------------------
@@ -394,21 +441,23 @@ class TrainingRun:
         self.best_psnr = float(ckpt.get("best_psnr", -math.inf))
         return ckpt
 
-    def _save_checkpoint(self, net, optim, ema, disc, optim_d, seconds: float) -> None:
-        state = {"params": net.state_dict(), "optimizer": optim.state_dict(), "step": self.step,
-                 "best_psnr": self.best_psnr, "seconds": seconds}
-        if ema is not None:
-            state["params_ema"] = ema.module.state_dict()
-            state["ema_n"] = int(ema.n_averaged)
-        if disc is not None:
-            state["disc"], state["optimizer_d"] = disc.state_dict(), optim_d.state_dict()
+    def _save_checkpoint(self, state: TrainState, seconds: float) -> None:
+        ckpt = {"params": state.net.state_dict(), "optimizer": state.optim.state_dict(), "step": self.step,
+                "best_psnr": self.best_psnr, "seconds": seconds}
+        if state.ema is not None:
+            ckpt["params_ema"] = state.ema.module.state_dict()
+            ckpt["ema_n"] = int(state.ema.n_averaged)
+        if state.disc is not None:
+            ckpt["disc"], ckpt["optimizer_d"] = state.disc.state_dict(), state.optim_d.state_dict()
         tmp = self.out / f".{CHECKPOINT}.part"
-        torch.save(state, tmp)
+        torch.save(ckpt, tmp)
         os.replace(tmp, self.out / CHECKPOINT)
         self.callback(TrainingEvent("checkpoint", self.step, self.config.steps, path=str(self.out / CHECKPOINT)))
 
-    def _save_weights(self, net: nn.Module, path: Path, seconds: float) -> Path:
+    def _save_weights(self, state: TrainState, path: Path, seconds: float) -> Path:
+        """The network to publish (the moving average when there is one) with its metadata."""
         cfg = self.config
+        net = state.eval_net
         model_cfg = self.spec.config(**cfg.model_config)
         meta = {
             "model": cfg.model,

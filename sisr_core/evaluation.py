@@ -1,12 +1,20 @@
-"""``sisr eval``: super-resolve benchmark images and score them by the benchmark protocol."""
+"""``sisr eval``: super-resolve benchmark images and score them by the benchmark protocol.
+
+With a degraded protocol (``sisr_core.data.protocols.PROTOCOLS``: ``jpeg75``, ``blur-noise-jpeg`` …)
+each LR image is made from the HR one, written as a real JPEG file and read back as users' files are.
+"""
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from sisr_core.data.datasets import find_images, load_rgb_uint8, to_float
+from sisr_core.data.degradations import protocol_lr
+from sisr_core.data.protocols import PROTOCOLS
 from sisr_core.inference.engine import Upscaler, bicubic_upscale
 from sisr_core.metrics import make_lr, mod_crop, psnr, ssim
 
@@ -21,28 +29,62 @@ def evaluate(
     ensemble: bool = False,
     opencv: list[str] | None = None,
     precision: str = "auto",
+    degradation: str = "clean",
+    variant: str = "auto",
 ) -> list[dict]:
     """Rows for a network (name or weight file), optionally bicubic and OpenCV anchor graphs; the network
-    runs in ``precision`` (by default what `sisr upscale` and the app run)."""
+    runs in ``precision`` with the weights ``variant`` that `sisr upscale` picks for the protocol's files
+    (by default what `sisr upscale` and the app run)."""
+    from sisr_core.zoo import choose_variant
+
+    protocol = protocol_named(degradation)
     methods: list = [("bicubic", None)] if baseline else []
-    if model or weights:
+    if weights:
         upscaler = Upscaler(model, weights, device="cpu", precision=precision)
         methods.append((upscaler.name, upscaler))
+    elif model:
+        chosen = choose_variant(model, protocol.quality is not None, variant)
+        upscaler = Upscaler(model, device="cpu", precision=precision, variant=chosen)
+        methods.append((model if chosen == "clean" else f"{model} {chosen}", upscaler))
     for path in opencv or []:
         from sisr_core.anchors import OpenCVUpscaler
 
         anchor = OpenCVUpscaler(path)
         methods.append((anchor.name, anchor))
-    return evaluate_methods(methods, scale, folders, rgb=rgb, ensemble=ensemble)
+    return evaluate_methods(methods, scale, folders, rgb=rgb, ensemble=ensemble, degradation=degradation)
 
 
-def evaluate_methods(methods: list, scale: int, folders: list[str], rgb: bool = False, ensemble: bool = False) -> list[dict]:
+def protocol_named(name: str):
+    """The fixed evaluation protocol ``name``; ValueError naming the choices otherwise."""
+    if name not in PROTOCOLS:
+        raise ValueError(f"degradation {name!r}: choose one of {', '.join(PROTOCOLS)}")
+    return PROTOCOLS[name]
+
+
+def degraded_lr(hr: torch.Tensor, scale: int, degradation: str, seed: int, folder: Path) -> torch.Tensor:
+    """The LR image of (1, 3, H, W) ``hr`` by a protocol: the benchmark's own for ``clean``; for a JPEG
+    protocol the file is written to ``folder`` and decoded as ``sisr upscale`` decodes it."""
+    if degradation == "clean":
+        return make_lr(hr, scale)
+    lr, data = protocol_lr(protocol_named(degradation), hr[0], scale, seed)
+    if data is None:
+        return lr[None]
+    path = folder / f"{seed}.jpg"
+    path.write_bytes(data)
+    return to_float(load_rgb_uint8(path))[None]
+
+
+def evaluate_methods(methods: list, scale: int, folders: list[str], rgb: bool = False, ensemble: bool = False,
+                     degradation: str = "clean") -> list[dict]:
     """One row per (method, dataset): mean Y-PSNR/SSIM (and RGB PSNR if asked), seconds per image and
-    per output megapixel. A method is (label, object with ``upscale(tensor, scale)``), None for bicubic."""
+    per output megapixel. A method is (label, object with ``upscale(tensor, scale)``), None for bicubic;
+    the LR images are made by the ``degradation`` protocol (seeded by each image's position)."""
+    protocol_named(degradation)
     rows = []
     for folder in folders:
         hr_images = [mod_crop(to_float(load_rgb_uint8(f))[None], scale) for f in find_images(folder)]
-        lr_images = [make_lr(hr, scale) for hr in hr_images]
+        with tempfile.TemporaryDirectory() as tmp:
+            lr_images = [degraded_lr(hr, scale, degradation, i, Path(tmp)) for i, hr in enumerate(hr_images)]
         megapixels = sum(hr.shape[-1] * hr.shape[-2] for hr in hr_images) / 1e6
         for label, up in methods:
             scores, seconds = [], 0.0
@@ -53,7 +95,8 @@ def evaluate_methods(methods: list, scale: int, folders: list[str], rgb: bool = 
                 rgb_psnr = psnr(sr, hr, scale, test_y_channel=False) if rgb else float("nan")
                 scores.append((psnr(sr, hr, scale), ssim(sr, hr, scale), rgb_psnr))
             p, s, prgb = np.mean(scores, axis=0)
-            row = {"dataset": Path(folder).name, "method": label, "scale": scale, "psnr": round(float(p), 4),
+            row = {"dataset": Path(folder).name, "degradation": degradation, "method": label, "scale": scale,
+                   "psnr": round(float(p), 4),
                    "ssim": round(float(s), 4), "seconds": round(seconds / len(scores), 4),
                    "seconds_per_mp": round(seconds / megapixels, 4), "images": len(scores)}
             if rgb:

@@ -158,19 +158,17 @@ class PatchStream(IterableDataset):
             y, x = rng.integers(lr_img.shape[1] - p + 1), rng.integers(lr_img.shape[2] - p + 1)
             lr = to_float(lr_img[:, y : y + p, x : x + p])
             hr = to_float(pair.hr[:, y * scale : y * scale + hp, x * scale : x * scale + hp])
-        else:
-            margin = degradation.context // scale * scale + scale
+        else:  # degrade a region with context around the patch (less where the image is too small)
             h, w = pair.hr.shape[1:]
-            top = rng.integers(0, max(h - hp - 2 * margin, 0) // scale + 1) * scale
-            left = rng.integers(0, max(w - hp - 2 * margin, 0) // scale + 1) * scale
-            region = to_float(pair.hr[:, top : top + hp + 2 * margin, left : left + hp + 2 * margin])
-            m = margin // scale
+            margin = degradation.context // scale * scale + scale
+            my = min(margin, (h - hp) // 2 // scale * scale)
+            mx = min(margin, (w - hp) // 2 // scale * scale)
+            top = rng.integers(0, (h - hp - 2 * my) // scale + 1) * scale
+            left = rng.integers(0, (w - hp - 2 * mx) // scale + 1) * scale
+            region = to_float(pair.hr[:, top : top + hp + 2 * my, left : left + hp + 2 * mx])
             lr_region = degradation(region, scale, rng)
-            lr = lr_region[:, m : m + p, m : m + p]
-            hr = region[:, margin : margin + hp, margin : margin + hp]
-            if lr.shape[-1] != p or hr.shape[-1] != hp:  # image too small for the margin: no context
-                region = to_float(pair.hr[:, :hp, :hp])
-                lr, hr = degradation(region, scale, rng), region
+            lr = lr_region[:, my // scale : my // scale + p, mx // scale : mx // scale + p]
+            hr = region[:, my : my + hp, mx : mx + hp]
         return augment(lr, hr, rng)
 
     def __iter__(self):

@@ -77,7 +77,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or Settings()
         self.workers = WorkerSet(self)
-        self.upscalers: dict[tuple[str, str], object] = {}
+        self.upscalers: dict[tuple[str, str, str], object] = {}
         self.tile_timings: dict = {}
         self.source_path: Path | None = None
         self.image = None
@@ -289,19 +289,20 @@ class MainWindow(QMainWindow):
         self.panel.set_options(self.settings.scale, self.settings.mode, self.settings.patch_size,
                                self.settings.device, self.settings.ensemble)
         self.panel.set_rows(rows, self.settings.model)
-        self.side_by_side.set_networks(self.panel.trained_names())
+        self.side_by_side.set_networks(list(self.panel.comparison_choices()))
         self.device_label.setText(f"Device: {auto_device.upper()}")
         self._set_busy(self.upscale_worker is not None)
         if not self.panel.trained_names():
             self.statusBar().showMessage("No network has weights yet: train one with Tools › Train a network", 10000)
 
-    def upscaler_for(self, model: str, device: str):
-        """A cached ``Upscaler`` per (network, device); networks load on first use, in the worker."""
-        from sisr_core.inference.engine import Upscaler
+    def upscaler_for(self, model: str, device: str, variant: str = "auto"):
+        """A cached ``AutoUpscaler`` per (network, device, weights choice): its ``for_image`` gives the
+        photo or clean weights for an image; networks load on first use, in the worker."""
+        from sisr_core.zoo import AutoUpscaler
 
-        key = (model, device)
+        key = (model, device, variant)
         if key not in self.upscalers:
-            self.upscalers[key] = Upscaler(model, device=device)
+            self.upscalers[key] = AutoUpscaler(model, device=device, requested=variant)
         return self.upscalers[key]
 
     def _remember_options(self) -> None:
@@ -449,7 +450,8 @@ class MainWindow(QMainWindow):
         if source == BICUBIC:
             self.side_by_side.set_left(qimage_from_imagedata(self.result.bicubic))
             return
-        options = {**self.panel.options(), "model": source, "scale": self.result.scale}
+        model, variant = self.panel.comparison_choices().get(source, (source, "auto"))
+        options = {**self.panel.options(), "model": model, "variant": variant, "scale": self.result.scale}
         worker = Worker(upscale_task(self.upscaler_for, self.image, options, self.tile_timings, with_bicubic=False), f"{source} failed")
         worker.returned.connect(lambda r: self.side_by_side.set_left(qimage_from_imagedata(r.sr)))
         worker.yielded.connect(self._upscale_progress)

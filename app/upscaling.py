@@ -25,7 +25,7 @@ class UpscaleResult:
     sr: object  # sisr_core.io.ImageData
     bicubic: object
     seconds: float
-    model: str
+    model: str  # what ran, e.g. "wdsr-a (photo weights)"
     scale: int
     tile: int
 
@@ -63,7 +63,7 @@ def upscale_task(upscaler_for, image, options: dict, timings: dict, with_bicubic
         from sisr_core.inference.engine import bicubic_image, image_to_tensor, tensor_to_image
 
         started = time.perf_counter()
-        upscaler = upscaler_for(options["model"], options["device"])
+        upscaler = upscaler_for(options["model"], options["device"], options["variant"]).for_image(image)
         tensor = image_to_tensor(image)
         tile = cancel_safe_tile(upscaler, tensor, options["scale"], requested_tile(options), options["ensemble"], timings)
         if aborted():
@@ -72,6 +72,6 @@ def upscale_task(upscaler_for, image, options: dict, timings: dict, with_bicubic
                               progress=lambda done, total: report((done, total)), cancel=aborted)
         seconds = time.perf_counter() - started
         bicubic = bicubic_image(image, options["scale"]) if with_bicubic else None
-        return UpscaleResult(tensor_to_image(sr, image), bicubic, seconds, options["model"], options["scale"], tile)
+        return UpscaleResult(tensor_to_image(sr, image), bicubic, seconds, upscaler.label, options["scale"], tile)
 
     return task

@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 
 import torch
 
@@ -43,6 +43,9 @@ from sisr_core.io import (
     write_image_bands,
 )
 
+if TYPE_CHECKING:
+    from sisr_core.zoo import AutoUpscaler
+
 FORMAT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
 
 
@@ -64,6 +67,7 @@ class JobResult:
     message: str = ""
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    model: str = ""  # which network and weights ran, e.g. "wdsr-a (photo weights)"
 
 
 def collect_inputs(
@@ -142,10 +146,11 @@ class _Stage:
     image: ImageData | None = None
     upscaled: torch.Tensor | None = None
     result: JobResult | None = None
+    model: str = ""
 
 
 def run_job(
-    job: Job, upscaler: Upscaler, scale: int, overwrite: bool = False, quality: int = 95, **options
+    job: Job, upscaler: Upscaler | AutoUpscaler, scale: int, overwrite: bool = False, quality: int = 95, **options
 ) -> JobResult:
     """Upscale one file; errors become a ``failed`` result with a one-line reason, never an exception."""
     stage = _upscale(_read(job, overwrite), upscaler, scale, overwrite, quality, options)
@@ -154,7 +159,7 @@ def run_job(
 
 def run_batch(
     jobs: list[Job],
-    upscaler: Upscaler,
+    upscaler: Upscaler | AutoUpscaler,
     scale: int,
     overwrite: bool = False,
     cancel: Callable[[], bool] | None = None,
@@ -211,13 +216,15 @@ def _read(job: Job, overwrite: bool) -> _Stage:
     return stage
 
 
-def _upscale(stage: _Stage, upscaler: Upscaler, scale: int, overwrite: bool, quality: int, options: dict) -> _Stage:
+def _upscale(stage: _Stage, upscaler: Upscaler | AutoUpscaler, scale: int, overwrite: bool, quality: int, options: dict) -> _Stage:
     """Run the network: in memory for images that fit the budget, else in bands written as they finish."""
     if stage.result is not None:
         return stage
     options = dict(options)
     budget = options.pop("memory_budget", DEFAULT_MEMORY_BUDGET)
     try:
+        upscaler = upscaler.for_image(stage.image)  # a network's photo or clean weights, by the input
+        stage.model = upscaler.label
         if needs_bands(stage.image, scale, budget, options.get("mode", "auto")):
             stage.result = _upscale_in_bands(stage, upscaler, scale, overwrite, quality, budget, options)
         else:
@@ -254,7 +261,7 @@ def _upscale_in_bands(stage: _Stage, upscaler: Upscaler, scale: int, overwrite: 
             bands = make(image, scale, plan.dtype, memory_budget=remaining, cancel=options.get("cancel"))
         warnings += write_image_bands(plan, in_background(bands, 1), image, quality=quality, overwrite=overwrite)
     return JobResult(job, "done", str(job.output), [f"{job.source}: {w}" for w in warnings],
-                     time.perf_counter() - stage.started)
+                     time.perf_counter() - stage.started, stage.model)
 
 
 def _write(stage: _Stage, scale: int, overwrite: bool, quality: int) -> JobResult:
@@ -277,7 +284,7 @@ def _write(stage: _Stage, scale: int, overwrite: bool, quality: int) -> JobResul
     except _ERRORS as exc:
         return _failed(stage, f"{job.source}: {exc}")
     return JobResult(job, "done", str(job.output), [f"{job.source}: {w}" for w in warnings],
-                     time.perf_counter() - stage.started)
+                     time.perf_counter() - stage.started, stage.model)
 
 
 def _failed(stage: _Stage, message: str) -> JobResult:

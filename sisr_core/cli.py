@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from sisr_core import CPU_PRECISIONS, PRECISIONS, __version__
+from sisr_core.data.protocols import PROTOCOLS
 
 MODES = ("auto", "fast", "patch")
 FORMATS = ("same", "png", "jpg", "webp", "tiff")
@@ -33,6 +34,9 @@ def add_upscale_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-m", "--model", default=None, help="network name (default: the shipped default)")
     p.add_argument("-s", "--scale", type=_scale, default=2, help="integer scale factor (default 2)")
     p.add_argument("--weights", metavar="FILE", help="a weight file to use instead of the shipped one")
+    p.add_argument("--variant", choices=("auto", "photo", "clean"), default="auto",
+                   help="which of the network's weights: photo (JPEGs and real photos: blocks, noise, blur), clean "
+                        "(lossless input), or auto (default): photo for JPEG and lossy WebP files, else clean")
     p.add_argument("--mode", choices=MODES, default="auto", help="fast: whole image; patch: tiles; auto: by memory")
     p.add_argument("--patch-size", type=int, default=None, metavar="PX", help="tile size in input pixels")
     p.add_argument("--overlap", type=int, default=None, metavar="PX", help="tile context (default: receptive field)")
@@ -59,7 +63,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     from sisr_core.inference.tiling import Cancelled
     from sisr_core.models.registry import UnknownModelError
     from sisr_core.weights import WeightsError
-    from sisr_core.zoo import default_model
+    from sisr_core.zoo import AutoUpscaler, default_model
 
     jobs, errors = plan_jobs(args.inputs, args.output, args.suffix, args.format, args.scale, args.recursive,
                              args.save_intermediate)
@@ -69,8 +73,10 @@ def run_upscale(args: argparse.Namespace) -> int:
         print("error: no input images", file=sys.stderr)
         return 2
     try:
-        upscaler = Upscaler(args.model or (None if args.weights else default_model()), args.weights, args.device,
-                            precision=args.precision)
+        if args.weights:
+            upscaler = Upscaler(args.model, args.weights, args.device, precision=args.precision)
+        else:
+            upscaler = AutoUpscaler(args.model or default_model(), args.device, args.precision, args.variant)
         upscaler.plan(args.scale)
     except (UnknownModelError, NoWeightsError, WeightsError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -105,7 +111,7 @@ def run_upscale(args: argparse.Namespace) -> int:
             elif result.status == "skipped":
                 tqdm.write(f"skipped: {result.message}", file=sys.stderr)
             elif not args.quiet:
-                tqdm.write(f"wrote {result.message} ({result.seconds:.1f} s)")
+                tqdm.write(f"wrote {result.message} ({result.seconds:.1f} s, {result.model})")
     except (KeyboardInterrupt, Cancelled):
         print("cancelled", file=sys.stderr)
         return 130
@@ -125,16 +131,20 @@ def run_models(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'model':16s} {'scales':10s} {'params':>9s}  {'weights':28s} Set5 PSNR (x2/x3/x4)")
+    print(f"{'model':18s} {'params':>9s}  {'weights':8s} {'scales':10s} {'Set5 x2/x3/x4':22s} good for")
     for r in rows:
-        shipped = ", ".join(f"x{s}" for s in r["weights"]) if r["weights"] else "none (train it)"
-        if r["weights_note"]:
-            shipped = r["weights_note"]
-        psnrs = [r["metrics"].get(f"x{s}", {}).get("Set5", {}).get("psnr") for s in (2, 3, 4)]
-        figures = " / ".join("-" if p is None else f"{p:.2f}" for p in psnrs)
         params = f"{r['params']:,}" if r["params"] else "-"
-        default = " (default)" if r["default"] else ""
-        print(f"{r['name'] + default:16s} {','.join(map(str, r['scales'])):10s} {params:>9s}  {shipped:28s} {figures}")
+        tags = [t for t, on in (("default", r["default"]), ("fastest", r["fastest"])) if on]
+        name = r["name"] + (f" ({', '.join(tags)})" if tags else "")
+        if not r["variants"]:
+            print(f"{name:18s} {params:>9s}  {'-':8s} {'-':10s} {'-':22s} {r['weights_note'] or 'no weights yet: train it'}")
+        for i, (variant, v) in enumerate(r["variants"].items()):
+            psnrs = [v["metrics"].get(f"x{s}", {}).get("Set5", {}).get("psnr") for s in (2, 3, 4)]
+            figures = " / ".join("-" if p is None else f"{p:.2f}" for p in psnrs)
+            jpeg = v["metrics_degraded"].get("jpeg75", {}).get("x2", {}).get("Set14", {}).get("psnr")
+            purpose = v["purpose"] + (f" (Set14 JPEG-75 x2 {jpeg:.2f})" if jpeg else "")
+            scales = ",".join(f"x{s}" for s in v["weights"])
+            print(f"{name if i == 0 else '':18s} {params if i == 0 else '':>9s}  {variant:8s} {scales:10s} {figures:22s} {purpose}")
     return 0
 
 
@@ -210,7 +220,8 @@ def run_eval(args: argparse.Namespace) -> int:
         print("error: give --model NAME, --weights FILE, --opencv FILE or --baseline bicubic", file=sys.stderr)
         return 2
     rows = evaluate(args.model, args.weights, args.scale, args.data, baseline=args.baseline, rgb=args.rgb,
-                    ensemble=args.ensemble, opencv=args.opencv, precision=args.precision)
+                    ensemble=args.ensemble, opencv=args.opencv, precision=args.precision,
+                    degradation=args.degradation, variant=args.variant)
     print(format_table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
@@ -336,7 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder of LR images paired by name with the --data folder of the same position")
     p.add_argument("--val", action="append", metavar="DIR", help="folder of HR validation images (repeatable)")
     p.add_argument("--val-holdout", type=int, default=0, metavar="N", help="validate on N held-out training images")
-    p.add_argument("--degradation", default="bicubic", help="bicubic, unknown or bicubic_jpeg_Q")
+    p.add_argument("--degradation", default="bicubic",
+                   help="how LR patches are made: bicubic (the benchmark), photo (real photos: blur, noise, JPEG; "
+                        "see the README), unknown, or bicubic_jpeg_Q")
     p.add_argument("--steps", type=int, help="total steps (default 10000)")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--patch", type=int, default=48, help="LR patch size")
@@ -374,6 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rgb", action="store_true", help="also report RGB PSNR")
     p.add_argument("--ensemble", action="store_true")
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
+    p.add_argument("--degradation", choices=tuple(PROTOCOLS), default="clean",
+                   help="how the LR images are made: " + "; ".join(f"{k}: {v.description}" for k, v in PROTOCOLS.items()))
+    p.add_argument("--variant", choices=("auto", "photo", "clean"), default="auto",
+                   help="the network's weights; auto (default) picks as `sisr upscale` does for the protocol's files")
     p.add_argument("--json", metavar="FILE")
     p.set_defaults(func=run_eval)
 

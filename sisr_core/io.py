@@ -73,6 +73,7 @@ class ImageData:
     exif: bytes | None = None  # 'Exif\0\0' + TIFF-structured EXIF, Orientation reset to 1
     format: str = "PNG"  # Pillow-style name of the source format
     warnings: list[str] = field(default_factory=list)
+    lossy: bool = False  # the file was lossily compressed (JPEG, lossy WebP, JPEG-in-TIFF): artefacts to expect
 
     @property
     def height(self) -> int:
@@ -192,6 +193,7 @@ def _decode(data: bytes, max_pixels: int) -> ImageData:
         bit_depth = 8
     orientation, exif = _exif_of(im, warnings)
     image_format = im.format
+    lossy = is_lossy(im, data)
     im.close()  # Pillow's copy of the pixels (4 bytes a pixel for RGB) is not needed any more
     return ImageData(
         pixels=_orient(pixels, orientation),
@@ -201,7 +203,29 @@ def _decode(data: bytes, max_pixels: int) -> ImageData:
         exif=exif,
         format="JPEG" if image_format == "MPO" else image_format,
         warnings=warnings,
+        lossy=lossy,
     )
+
+
+def is_lossy(im: Image.Image, data: bytes) -> bool:
+    """Whether an opened image was stored with lossy compression: JPEG, lossy WebP or JPEG-compressed TIFF."""
+    if im.format in ("JPEG", "MPO"):
+        return True
+    if im.format == "WEBP":
+        return b"VP8 " in _riff_chunks(data)  # VP8L is the lossless codec; VP8X only wraps the others
+    if im.format == "TIFF":
+        return im.info.get("compression") in ("jpeg", "tiff_jpeg")
+    return False
+
+
+def _riff_chunks(data: bytes) -> set[bytes]:
+    """The chunk names of a RIFF file (WebP), read from their headers."""
+    names, pos = set(), 12
+    while pos + 8 <= len(data):
+        names.add(data[pos : pos + 4])
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        pos += 8 + size + (size & 1)
+    return names
 
 
 def _check_size(width: int, height: int, max_pixels: int) -> None:

@@ -46,13 +46,18 @@ def user_models_dir() -> Path:
     return Path(user_data_dir("SISR Studio", appauthor=False)) / "models"
 
 
-def weights_filename(model: str, scale: int | Sequence[int] | None) -> str:
+VARIANTS = ("clean", "photo")  # weights for clean (lossless) input, and for real photos (blur, noise, JPEG)
+
+
+def weights_filename(model: str, scale: int | Sequence[int] | None, variant: str = "clean") -> str:
     """File name for a model's weights: ``name_x2.safetensors``; ``name_x2x4.safetensors`` for one
-    network serving several scales; ``name.safetensors`` for a pre-upsampling (any scale) network."""
+    network serving several scales; ``name.safetensors`` for a pre-upsampling (any scale) network;
+    ``name_photo_x2.safetensors`` for the photo variant."""
+    stem = model if variant == "clean" else f"{model}_{variant}"
     if scale is None:
-        return f"{model}.safetensors"
+        return f"{stem}.safetensors"
     scales = [scale] if isinstance(scale, int) else sorted(scale)
-    return f"{model}_{''.join(f'x{s}' for s in scales)}.safetensors"
+    return f"{stem}_{''.join(f'x{s}' for s in scales)}.safetensors"
 
 
 def unwrap_state_dict(obj) -> dict[str, torch.Tensor]:

@@ -60,6 +60,20 @@ def model_dir(tmp_path, monkeypatch, trained_weights) -> Path:
     return user / "models"
 
 
+@pytest.fixture()
+def photo_model_dir(model_dir, trained_weights, tmp_path_factory, tiny_data):
+    """fsrcnn with clean weights (the model_dir fixture) and different photo weights at x2."""
+    import shutil
+
+    from sisr_core.training.trainer import TrainConfig, TrainingRun
+
+    run = tmp_path_factory.mktemp("fsrcnn_photo")
+    cfg = TrainConfig(model="fsrcnn", scale=2, data=[str(tiny_data)], degradation="photo", steps=10, batch=4,
+                      patch=16, lr=3e-3, warmup=2, ema=0, init=str(trained_weights[2]))
+    shutil.copy(TrainingRun(cfg, run).run(), model_dir / "fsrcnn_photo_x2.safetensors")
+    return model_dir
+
+
 def random_image(h: int, w: int, c: int = 3, seed: int = 0) -> np.ndarray:
     """A smooth-ish random float32 image (H, W, C) in [0, 1]."""
     rng = np.random.default_rng(seed)

@@ -386,3 +386,29 @@ def test_training_wizard_trains_with_the_photo_degradation(window, qtbot, tiny_d
     config = json.loads((wizard.train_page.final_path.parent / "config.json").read_text())
     assert config["degradation"] == "photo"
     wizard.reject()
+
+
+def test_jpeg_gets_photo_weights_png_clean_ones_and_the_choice_wins(photo_model_dir, window, qtbot, tmp_path):
+    assert window.panel.variant.isEnabled() and window.panel.options()["variant"] == "auto"
+    pixels = (random_image(24, 28) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "p.jpg", quality=90)
+    Image.fromarray(pixels).save(tmp_path / "p.png")
+
+    def upscale(path: Path) -> str:
+        window.result = None
+        window.open_path(path)
+        qtbot.waitUntil(lambda: window.image is not None and window.source_path == path, timeout=10000)
+        window.start_upscale()
+        qtbot.waitUntil(lambda: window.result is not None and window.upscale_worker is None, timeout=30000)
+        return window.result.model
+
+    assert upscale(tmp_path / "p.jpg") == "fsrcnn (photo weights)"
+    assert "photo weights" in window.result_label.text()
+    assert upscale(tmp_path / "p.png") == "fsrcnn (clean weights)"
+    window.panel.variant.setCurrentIndex(window.panel.variant.findData("clean"))
+    assert upscale(tmp_path / "p.jpg") == "fsrcnn (clean weights)"
+    # both weights are offered for the side-by-side comparison
+    choices = [window.side_by_side.left_source.itemText(i) for i in range(window.side_by_side.left_source.count())]
+    assert {"fsrcnn (photo weights)", "fsrcnn (clean weights)"} <= set(choices)
+    window.side_by_side.left_source.setCurrentText("fsrcnn (photo weights)")
+    qtbot.waitUntil(lambda: window.upscale_worker is None, timeout=30000)

@@ -39,7 +39,7 @@ def batch_task(jobs_args: dict, upscaler_for, options: dict, overwrite: bool, qu
         counts = {"done": 0, "skipped": 0, "failed": 0}
         if not jobs:
             return counts
-        upscaler = upscaler_for(options["model"], options["device"])
+        upscaler = upscaler_for(options["model"], options["device"], options["variant"])  # photo/clean per file
         tile = None  # measured on the first readable image, then kept for the batch
         for i, job in enumerate(jobs):
             if aborted():
@@ -47,7 +47,8 @@ def batch_task(jobs_args: dict, upscaler_for, options: dict, overwrite: bool, qu
             report(("running", i))
             if tile is None:
                 with contextlib.suppress(ImageReadError):  # an unreadable file fails in run_job, with its reason
-                    tile = cancel_safe_tile(upscaler, image_to_tensor(read_image(job.source)), options["scale"],
+                    image = read_image(job.source)
+                    tile = cancel_safe_tile(upscaler.for_image(image), image_to_tensor(image), options["scale"],
                                             requested_tile(options), options["ensemble"], timings)
             result = run_job(job, upscaler, options["scale"], overwrite=overwrite, quality=quality, mode="patch",
                              tile=tile or requested_tile(options), ensemble=options["ensemble"], cancel=aborted)

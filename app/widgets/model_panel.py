@@ -1,5 +1,6 @@
-"""The upscale options: network (with its parameters, benchmark PSNR and expected speed), scale,
-mode and patch size, device, self-ensemble. Filled from ``sisr_core.zoo.model_rows()`` rows."""
+"""The upscale options: network (with its parameters, benchmark PSNR and expected speed), which of its
+weights (photo, clean, or automatic by the input), scale, mode and patch size, device, self-ensemble.
+Filled from ``sisr_core.zoo.model_rows()`` rows."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
@@ -17,11 +18,32 @@ def estimated_seconds(row: dict, scale: int, megapixels: float = 1.0) -> float:
     return 2 * row["params"] * pixels / CPU_FLOPS
 
 
+WEIGHT_CHOICES = (("Automatic: photo weights for JPEGs", "auto"), ("Photos & JPEGs", "photo"),
+                  ("Clean / lossless images", "clean"))
+
+
+def figures(row: dict, variant: str, scale: int) -> str:
+    """One variant's measured figures at ``scale``: Set5 on clean input, Set14 on JPEG-75 input."""
+    v = row.get("variants", {}).get(variant, {})
+    parts = []
+    set5 = v.get("metrics", {}).get(f"x{scale}", {}).get("Set5", {})
+    if "psnr" in set5:
+        parts.append(f"Set5 ×{scale} <b>{set5['psnr']:.2f} dB</b>")
+    jpeg = v.get("metrics_degraded", {}).get("jpeg75", {}).get(f"x{scale}", {}).get("Set14", {})
+    if "psnr" in jpeg:
+        parts.append(f"Set14 JPEG ×{scale} <b>{jpeg['psnr']:.2f} dB</b>")
+    return ", ".join(parts)
+
+
 def describe(row: dict, scale: int) -> str:
-    """Rich text: description, parameters, Set5 PSNR at ``scale`` and expected speed."""
+    """Rich text: description, parameters, each weights variant's PSNR at ``scale`` and expected speed."""
     lines = [row["description"], f"<b>{row['params'] / 1e3:,.0f} k</b> parameters · {row['color'].upper()} network"]
     set5 = row.get("metrics", {}).get(f"x{scale}", {}).get("Set5", {})
-    if "psnr" in set5:
+    if "photo" in row.get("variants", {}):
+        for variant, label in (("photo", "Photos & JPEGs"), ("clean", "Clean")):
+            if text := figures(row, variant, scale):
+                lines.append(f"{label}: {text}")
+    elif "psnr" in set5:
         lines.append(f"Set5 ×{scale}: <b>{set5['psnr']:.2f} dB</b> PSNR")
     if "seconds_per_mp" in set5:
         lines.append(f"Speed: {set5['seconds_per_mp']:.2f} s per output megapixel (measured)")
@@ -49,6 +71,14 @@ class ModelPanel(QWidget):
         self.info.setTextFormat(Qt.RichText)
         self.info.setMinimumHeight(90)
         self.info.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.variant = QComboBox()
+        for text, value in WEIGHT_CHOICES:
+            self.variant.addItem(text, value)
+        self.variant.setToolTip("Photo weights remove JPEG blocks, noise and mild blur and invent no texture; "
+                                "clean weights are sharpest on lossless input. Automatic picks photo weights for "
+                                "JPEG and lossy WebP files, clean ones otherwise. Networks without photo weights "
+                                "always run their clean weights")
+        self.chosen_variant = "auto"  # the user's choice, kept while a network without photo weights is shown
         self.scale = QSpinBox()
         self.scale.setRange(1, 16)
         self.scale.setValue(2)
@@ -75,6 +105,7 @@ class ModelPanel(QWidget):
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Network", self.network)
+        form.addRow("Weights", self.variant)
         form.addRow(self.info)
         form.addRow("Scale", self.scale)
         form.addRow("", self.native)
@@ -84,9 +115,10 @@ class ModelPanel(QWidget):
         form.addRow(self.ensemble)
 
         self.network.currentIndexChanged.connect(self._network_changed)
+        self.variant.currentIndexChanged.connect(lambda: setattr(self, "chosen_variant", self.variant.currentData()))
         self.scale.valueChanged.connect(self._refresh_info)
         self.mode.currentIndexChanged.connect(self._mode_changed)
-        for signal in (self.scale.valueChanged, self.mode.currentIndexChanged, self.patch.valueChanged,
+        for signal in (self.variant.currentIndexChanged, self.scale.valueChanged, self.mode.currentIndexChanged, self.patch.valueChanged,
                        self.device.currentIndexChanged, self.ensemble.toggled):
             signal.connect(self.changed)
 
@@ -121,13 +153,29 @@ class ModelPanel(QWidget):
     def trained_names(self) -> list[str]:
         return [n for n, r in self.rows.items() if r["weights"]]
 
+    def has_photo_weights(self) -> bool:
+        return "photo" in self.rows.get(self.model_name(), {}).get("variants", {})
+
+    def comparison_choices(self) -> dict[str, tuple[str, str]]:
+        """Networks for the side-by-side comparison: label -> (network, weights); a network with photo
+        weights is offered with each of its weights, so they can be compared on one image."""
+        out = {}
+        for name in self.trained_names():
+            if "photo" in self.rows[name].get("variants", {}):
+                out[f"{name} (photo weights)"] = (name, "photo")
+                out[f"{name} (clean weights)"] = (name, "clean")
+            else:
+                out[name] = (name, "clean")
+        return out
+
     def native_scales(self) -> list[int]:
         row = self.rows.get(self.model_name())
         return list(row["weights"]) if row else []
 
     def options(self) -> dict:
-        """The choice as ``model``, ``scale``, ``mode``, ``tile``, ``device``, ``ensemble``."""
-        return {"model": self.model_name(), "scale": self.scale.value(), "mode": self.mode.currentData(),
+        """The choice as ``model``, ``variant``, ``scale``, ``mode``, ``tile``, ``device``, ``ensemble``."""
+        variant = self.variant.currentData()
+        return {"model": self.model_name(), "variant": variant, "scale": self.scale.value(), "mode": self.mode.currentData(),
                 "tile": self.patch.value(), "device": self.device.currentData(), "ensemble": self.ensemble.isChecked()}
 
     def set_options(self, scale: int, mode: str, tile: int, device: str, ensemble: bool) -> None:
@@ -142,6 +190,11 @@ class ModelPanel(QWidget):
     def _network_changed(self) -> None:
         natives = self.native_scales()
         row = self.rows.get(self.model_name())
+        photo = self.has_photo_weights()
+        self.variant.blockSignals(True)
+        self.variant.setCurrentIndex(self.variant.findData(self.chosen_variant if photo else "clean"))
+        self.variant.setEnabled(photo)
+        self.variant.blockSignals(False)
         if row and row["any_integer_scale"]:
             self.native.setText("Any integer scale in one pass")
         elif natives:

@@ -127,12 +127,12 @@ def prepare_network(network: nn.Module, device: torch.device | str = "cpu") -> n
     return network.eval().requires_grad_(False).to(device, memory_format=torch.channels_last)
 
 
-def weight_file_for(name: str, scale: int | None) -> Path | None:
-    """The user's or the shipped weight file for ``name`` at ``scale``; the user's first."""
+def weight_file_for(name: str, scale: int | None, variant: str = "clean") -> Path | None:
+    """The user's or the shipped weight file for ``name`` at ``scale`` (``clean`` or ``photo`` weights); the user's first."""
     spec = get_spec(name)
-    names = [weights_filename(name, None if spec.multi_scale else scale)]
+    names = [weights_filename(name, None if spec.multi_scale else scale, variant)]
     if scale in spec.joint_scales:  # one network trained for several scales at once
-        names.append(weights_filename(name, spec.joint_scales))
+        names.append(weights_filename(name, spec.joint_scales, variant))
     for folder in (user_models_dir(), shipped_weights_dir()):
         for fname in names:
             if (folder / fname).is_file():
@@ -140,24 +140,26 @@ def weight_file_for(name: str, scale: int | None) -> Path | None:
     return None
 
 
-def available_scales(name: str) -> list[int]:
-    """Native scales with weights on disk (all of the spec's scales for a multi-scale network)."""
+def available_scales(name: str, variant: str = "clean") -> list[int]:
+    """Native scales with weights of ``variant`` on disk (all of the spec's scales for a multi-scale network)."""
     spec = get_spec(name)
-    return [s for s in spec.scales if weight_file_for(name, s) is not None]
+    return [s for s in spec.scales if weight_file_for(name, s, variant) is not None]
 
 
 def load_model(
-    name: str | None = None, scale: int | None = None, weights: str | os.PathLike | None = None, device="cpu"
+    name: str | None = None, scale: int | None = None, weights: str | os.PathLike | None = None, device="cpu",
+    variant: str = "clean",
 ) -> LoadedModel:
-    """Build a network and load its weights: the given file, or the user's/shipped file for ``scale``."""
+    """Build a network and load its weights: the given file, or the user's/shipped ``variant`` file for ``scale``."""
     if weights is None:
         if name is None:
             raise ValueError("give a model name or a weight file")
-        path = weight_file_for(name, scale)
+        path = weight_file_for(name, scale, variant)
         if path is None:
             scale_txt = "" if get_spec(name).multi_scale else f" at x{scale}"
+            kind = "" if variant == "clean" else f" {variant}"
             raise NoWeightsError(
-                f"model {name!r} has no trained weights{scale_txt} yet; "
+                f"model {name!r} has no trained{kind} weights{scale_txt} yet; "
                 "train it with `sisr train` or pass a weight file with --weights"
             )
     else:
@@ -242,12 +244,13 @@ class Upscaler:
 
     def __init__(
         self, model: str | None = None, weights: str | os.PathLike | None = None, device: str = "auto",
-        precision: str = "auto",
+        precision: str = "auto", variant: str = "clean",
     ):
         self.device = select_device(device)
         self.precision = resolve_precision(precision, self.device)
         self.dtype = torch.float16 if self.precision == "fp16" else torch.float32
         self._weights = weights
+        self.variant = variant  # which of the network's shipped weights: clean or photo
         self._loaded: dict[int | None, LoadedModel] = {}
         if weights is not None:
             first = self._keep(load_model(model, None, weights, self.device))
@@ -256,6 +259,17 @@ class Upscaler:
             raise ValueError("give a model name or a weight file")
         self.name = model
         self.spec = get_spec(model)
+
+    @property
+    def label(self) -> str:
+        """What runs, for messages: ``wdsr-a (photo weights)``, or the weight file's name."""
+        if self._weights is not None:
+            return f"{self.name} ({Path(str(self._weights)).name})"
+        return f"{self.name} ({self.variant} weights)"
+
+    def for_image(self, image) -> "Upscaler":
+        """The upscaler to run on ``image`` (an ImageData): this one; see ``zoo.AutoUpscaler``."""
+        return self
 
     @classmethod
     def serving(cls, *models: LoadedModel, precision: str = "fp32") -> "Upscaler":
@@ -274,7 +288,7 @@ class Upscaler:
             return [s for s in range(2, 9)]
         if self._weights is not None:
             return [s for s in self._loaded if s is not None]
-        return available_scales(self.name)
+        return available_scales(self.name, self.variant)
 
     def model_for(self, scale: int) -> LoadedModel:
         """The loaded network for one native ``scale`` (cached)."""
@@ -282,7 +296,7 @@ class Upscaler:
         if key not in self._loaded:
             if self._weights is not None and key is not None:
                 raise NoWeightsError(f"{self._weights}: these weights are for x{next(iter(self._loaded))} only")
-            self._keep(load_model(self.name, scale, None, self.device))
+            self._keep(load_model(self.name, scale, None, self.device, self.variant))
         return self._loaded[key]
 
     def _keep(self, loaded: LoadedModel) -> LoadedModel:
@@ -302,7 +316,8 @@ class Upscaler:
         natives = self.native_scales()
         if not natives:
             raise NoWeightsError(
-                f"model {self.name!r} has no trained weights yet; train it with `sisr train` or pass --weights"
+                f"model {self.name!r} has no trained{'' if self.variant == 'clean' else ' ' + self.variant} weights yet; "
+                "train it with `sisr train` or pass --weights"
             )
         return plan_scales(scale, natives)
 

@@ -21,11 +21,12 @@ import torch
 
 from sisr_core.bench import save_photo, synthetic_photo
 from sisr_core.evaluation import evaluate
-from sisr_core.inference.engine import resolve_precision
+from sisr_core.inference.engine import available_scales, resolve_precision
 from sisr_core.models.registry import get_spec
 from sisr_core.weights import read_weights, save_weights, shipped_weights_dir, weights_filename
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "benchmark"
+DEGRADED = ["jpeg75", "blur-noise-jpeg"]  # the photo protocols recorded in the weights' metadata
 
 
 def seconds_for_1000px(weights: Path, repeats: int = 2) -> float:
@@ -55,15 +56,21 @@ def record_speed(path: Path, meta: dict) -> dict:
 
 
 def record_figures(path: Path, meta: dict, folders: list[str]) -> dict:
-    """Score ``path`` at each of its scales by the benchmark protocol, in the precision `sisr upscale`
-    runs by default on this machine (recorded beside the figures)."""
+    """Score ``path`` at each of its scales by the benchmark protocol and, for networks with photo weights
+    (both variants, so the picker can compare them), by the degraded protocols (``metrics_degraded``), in
+    the precision `sisr upscale` runs by default on this machine (recorded beside the figures)."""
     spec = get_spec(meta["model"])
-    metrics = {}
+    metrics, degraded = {}, {}
+    photos = meta.get("variant") == "photo" or available_scales(meta["model"], "photo")
     for scale in [2, 3, 4] if spec.multi_scale else meta["scales"]:
-        rows = evaluate(None, str(path), scale, folders)
-        metrics[f"x{scale}"] = {r["dataset"]: {k: r[k] for k in ("psnr", "ssim", "seconds_per_mp")} for r in rows}
-        print(f"{path} x{scale}: " + ", ".join(f"{r['dataset']} {r['psnr']:.2f} dB / {r['ssim']:.4f}" for r in rows))
+        for protocol in ["clean", *(DEGRADED if photos else [])]:
+            rows = evaluate(None, str(path), scale, folders, degradation=protocol)
+            figures = {r["dataset"]: {k: r[k] for k in ("psnr", "ssim", "seconds_per_mp")} for r in rows}
+            (metrics if protocol == "clean" else degraded.setdefault(protocol, {}))[f"x{scale}"] = figures
+            print(f"{path} x{scale} {protocol}: " + ", ".join(f"{r['dataset']} {r['psnr']:.2f} dB / {r['ssim']:.4f}" for r in rows))
     meta["metrics"] = metrics
+    if degraded:
+        meta["metrics_degraded"] = degraded
     meta["metrics_precision"] = resolve_precision("auto", torch.device("cpu"))
     return meta
 
@@ -72,10 +79,12 @@ def publish(run: Path, which: str, folders: list[str], speed: bool) -> None:
     source = run / f"{which}.safetensors"
     state, meta = read_weights(source)
     spec = get_spec(meta["model"])
+    meta["variant"] = "photo" if meta["training"]["degradation"] == "photo" else "clean"
     meta = record_figures(source, meta, folders)
     if speed:
         meta = record_speed(source, meta)
-    target = shipped_weights_dir() / weights_filename(meta["model"], None if spec.multi_scale else meta["scales"])
+    target = shipped_weights_dir() / weights_filename(meta["model"], None if spec.multi_scale else meta["scales"],
+                                                      meta["variant"])
     save_weights(target, state, meta)
     print(f"wrote {target}")
 

@@ -29,11 +29,14 @@ def to_pil(t: torch.Tensor) -> Image.Image:
     return Image.fromarray((t[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
 
 
-def panel(hr: torch.Tensor, scale: int, box: tuple[int, int, int], methods: dict, zoom: int = 2) -> Image.Image:
-    """One row: each method's crop (and the original), enlarged ``zoom`` times with nearest, labelled."""
+def panel(hr: torch.Tensor, scale: int, box: tuple[int, int, int], methods: dict, zoom: int = 2,
+          lr: torch.Tensor | None = None) -> Image.Image:
+    """One row: each method's crop (and the original), enlarged ``zoom`` times with nearest, labelled; ``lr``
+    is the input (default: the benchmark's MATLAB-bicubic LR image), shown first when given."""
     top, left, side = box
-    lr = make_lr(hr, scale)
-    images = {name: (bicubic_upscale(lr, scale) if up is None else up.upscale(lr, scale)) for name, up in methods.items()}
+    images = {"input (nearest)": torch.nn.functional.interpolate(lr, scale_factor=scale, mode="nearest")} if lr is not None else {}
+    lr = make_lr(hr, scale) if lr is None else lr
+    images |= {name: (bicubic_upscale(lr, scale) if up is None else up.upscale(lr, scale)) for name, up in methods.items()}
     images["original"] = hr
     tiles = []
     for label, img in images.items():

@@ -96,6 +96,49 @@ def test_tiling_reports_progress_and_cancels():
         upscale_tiled(lambda t: t, img, 1, 8, 2, cancel=lambda: True)
 
 
+def test_cancel_lands_between_a_networks_layers_in_its_own_thread_only():
+    """A whole-image pass stops at the layer after cancel() turns true; another thread's pass through the
+    same network is not stopped by it, and the network runs as before once the call is over."""
+    import threading
+
+    up = upscaler_with(loaded("fsrcnn", 2))
+    network = up.model_for(2).network
+    layers = [m for m in network.modules() if next(m.children(), None) is None]
+    ran = []
+    for m in layers:
+        m.register_forward_hook(lambda m, i, o: ran.append(threading.current_thread().name))
+    img = torch.rand(1, 3, 24, 24)
+    checks = []
+
+    def cancel() -> bool:
+        checks.append(1)
+        return len(checks) > 3  # true at the fourth layer
+
+    with pytest.raises(Cancelled):
+        up.upscale(img, 2, mode="fast", cancel=cancel)
+    assert len(ran) == 3 < len(layers)
+
+    ran.clear()
+    stop, other_done = threading.Event(), []
+
+    def other():  # runs while the main thread's cancel() is true, without a cancel of its own
+        stop.wait()
+        other_done.append(up.upscale(img, 2, mode="fast").shape)
+
+    worker = threading.Thread(target=other, name="other")
+    worker.start()
+
+    def cancel_and_let_other_run() -> bool:
+        stop.set()
+        worker.join()
+        return True
+
+    with pytest.raises(Cancelled):
+        up.upscale(img, 2, mode="fast", cancel=cancel_and_let_other_run)
+    assert other_done == [(1, 3, 48, 48)] and ran == ["other"] * len(layers)
+    assert up.upscale(img, 2, mode="fast").shape == (1, 3, 48, 48)  # no cancel: no check left behind
+
+
 @pytest.mark.parametrize(
     "target,natives,expected",
     [(2, [2, 3, 4], ([2], False)), (8, [2, 4], ([4, 2], False)), (3, [2, 4], ([4], True)),

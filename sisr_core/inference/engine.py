@@ -1,7 +1,8 @@
 """Upscaling: load a network's weights, plan the scale, run it whole or in patches, keep colour.
 
 ``Upscaler`` holds only the loaded networks (one per native scale, loaded on first use); every
-call is independent, so one Upscaler can serve the CLI, a batch and the app's worker alike.
+call is independent, so one Upscaler can serve the CLI, a batch and the app's worker alike. Its
+networks check the call's ``cancel`` between layers, so Cancel is quick whatever the tiling.
 
 Images too large to hold as floats go through ``upscale_image_bands``: the input stays in its stored
 integers, each tile is made float on its own, runs every pass of the scale plan (and the final
@@ -25,7 +26,15 @@ from sisr_core import PRECISIONS
 from sisr_core.inference.color import rgb_to_ycbcr, ycbcr_to_rgb
 from sisr_core.importers import INFERABLE_MODELS, state_dict_metadata
 from sisr_core.io import ImageData, from_float, to_float
-from sisr_core.inference.tiling import band_tiles, is_out_of_memory, tile_for_budget, tiled_bands, upscale_tiled
+from sisr_core.inference.tiling import (
+    add_cancel_checks,
+    band_tiles,
+    checking_cancel,
+    is_out_of_memory,
+    tile_for_budget,
+    tiled_bands,
+    upscale_tiled,
+)
 from sisr_core.models.registry import ModelSpec, build_model, fold_for_inference, get_spec
 from sisr_core.resize import imresize
 from sisr_core.weights import (
@@ -301,8 +310,8 @@ class Upscaler:
 
     def _keep(self, loaded: LoadedModel) -> LoadedModel:
         """Cache a loaded network in our dtype under its scale, and under every other scale its file
-        serves (one FD-SRCNN network for x2 and x4 is loaded once)."""
-        loaded.network.to(self.dtype)
+        serves (one FD-SRCNN network for x2 and x4 is loaded once); it checks ``cancel`` between layers."""
+        add_cancel_checks(loaded.network.to(self.dtype))
         loaded.bf16 = self.precision == "bf16"
         self._loaded[loaded.scale] = loaded
         for s in loaded.meta.get("scales", []) if loaded.spec.joint_scales else []:
@@ -338,10 +347,15 @@ class Upscaler:
 
         ``mode``: ``fast`` runs the whole image at once, ``patch`` runs tiles of ``tile`` px with
         ``overlap`` px of context, ``auto`` picks patch mode when the image would exceed the memory
-        budget. Returns (1, C, H*scale, W*scale) clamped to [0, 1].
+        budget. Returns (1, C, H*scale, W*scale) clamped to [0, 1]. ``cancel()`` is checked between
+        tiles and between the network's layers; when it returns True, ``Cancelled`` is raised.
         """
         if mode not in ("auto", "fast", "patch"):
             raise ValueError(f"mode must be auto, fast or patch, got {mode!r}")
+        with checking_cancel(cancel):
+            return self._upscale(image, scale, mode, tile, overlap, ensemble, memory_budget, progress, cancel)
+
+    def _upscale(self, image, scale, mode, tile, overlap, ensemble, memory_budget, progress, cancel) -> torch.Tensor:
         passes, downscale = self.plan(scale)
         x = image.to(self.device, self.dtype)
         out_size = (image.shape[-2] * scale, image.shape[-1] * scale)
@@ -505,9 +519,13 @@ def _bands(fn, image: ImageData, scale: int, dtype, context: int, multiple: int,
     def convert(result: torch.Tensor) -> np.ndarray:
         return from_float(result[0].permute(1, 2, 0).float().cpu().numpy(), out_dtype)
 
+    def checked(t: torch.Tensor) -> torch.Tensor:  # set per tile: a generator may move between threads
+        with checking_cancel(cancel):
+            return fn(t)
+
     @torch.inference_mode()
     def bands() -> Iterator[np.ndarray]:
-        yield from tiled_bands(fn, read, image.height, image.width, scale, tile_h, tile_w, context, convert,
+        yield from tiled_bands(checked, read, image.height, image.width, scale, tile_h, tile_w, context, convert,
                                progress, cancel, multiple)
 
     return bands()

@@ -4,10 +4,16 @@ Each tile is run with ``overlap`` pixels of real context on every side and only 
 kept, so with an overlap at least the network's receptive radius the stitched output equals the
 whole-image output. A tile that runs out of memory is retried as four smaller tiles (down to a
 floor). Pure functions: no state, progress and cancel are plain callables.
+
+Cancel is checked between tiles and, for a network given :func:`add_cancel_checks`, between its layers
+(:func:`checking_cancel` says which callable the calling thread's passes obey), so a whole image or a
+large tile stops within a layer's time; tiles need not be small for Cancel to be quick.
 """
 from __future__ import annotations
 
 import math
+import threading
+from contextlib import contextmanager
 from typing import Callable, Iterator
 
 import numpy as np
@@ -17,7 +23,39 @@ MIN_RETRY_TILE = 16  # an out-of-memory tile is split no smaller than this many 
 
 
 class Cancelled(Exception):
-    """Raised when the caller's cancel callable returned True between tiles."""
+    """Raised when the caller's cancel callable returned True, between tiles or between a network's layers."""
+
+
+_cancel_checks = threading.local()  # per thread: one network may serve the window and a batch at once
+
+
+def _check_cancel(module, args) -> None:
+    cancel = getattr(_cancel_checks, "cancel", None)
+    if cancel is not None and cancel():
+        raise Cancelled()
+
+
+def add_cancel_checks(network: torch.nn.Module) -> torch.nn.Module:
+    """Make ``network`` stop between layers when asked: each leaf layer gets a forward pre-hook that raises
+    :class:`Cancelled` if the calling thread's cancel callable (see :func:`checking_cancel`) returns True.
+    Once per network; outside ``checking_cancel`` a hook costs one attribute look-up."""
+    if not getattr(network, "_sisr_cancel_checks", False):
+        for module in network.modules():
+            if next(module.children(), None) is None:
+                module.register_forward_pre_hook(_check_cancel)
+        network._sisr_cancel_checks = True
+    return network
+
+
+@contextmanager
+def checking_cancel(cancel: Callable[[], bool] | None):
+    """While inside, networks with :func:`add_cancel_checks` run in this thread raise Cancelled once ``cancel()``."""
+    previous = getattr(_cancel_checks, "cancel", None)
+    _cancel_checks.cancel = cancel
+    try:
+        yield
+    finally:
+        _cancel_checks.cancel = previous
 
 
 class TileMemoryError(RuntimeError):

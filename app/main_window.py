@@ -78,7 +78,6 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.workers = WorkerSet(self)
         self.upscalers: dict[tuple[str, str, str], object] = {}
-        self.tile_timings: dict = {}
         self.source_path: Path | None = None
         self.image = None
         self.result: UpscaleResult | None = None
@@ -152,7 +151,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.views, 1)
         layout.addLayout(bar)
 
-        self.batch = BatchPage(self.settings, self.panel, self.workers, self.upscaler_for, self.tile_timings)
+        self.batch = BatchPage(self.settings, self.panel, self.workers, self.upscaler_for)
         self.pages = QTabWidget()
         self.pages.addTab(image_page, "Image")
         self.pages.addTab(self.batch, "Batch folder")
@@ -284,7 +283,6 @@ class MainWindow(QMainWindow):
     def _models_loaded(self, payload) -> None:
         rows, devices, auto_device = payload
         self.upscalers.clear()
-        self.tile_timings.clear()
         self.panel.set_devices(devices)
         self.panel.set_options(self.settings.scale, self.settings.mode, self.settings.patch_size,
                                self.settings.device, self.settings.ensemble)
@@ -398,7 +396,7 @@ class MainWindow(QMainWindow):
         if not options["model"]:
             self.statusBar().showMessage("No network with weights to upscale with", 4000)
             return None
-        worker = Worker(upscale_task(self.upscaler_for, self.image, options, self.tile_timings), "Upscaling failed")
+        worker = Worker(upscale_task(self.upscaler_for, self.image, options), "Upscaling failed")
         worker.yielded.connect(self._upscale_progress)
         worker.returned.connect(self._upscale_done)
         worker.aborted.connect(lambda: self.statusBar().showMessage("Upscale cancelled", 5000))
@@ -422,7 +420,7 @@ class MainWindow(QMainWindow):
         self.side_by_side.set_images(before, after)
         self.side_by_side.right_caption.setText(f"{result.model} ×{result.scale}")
         self.side_by_side.left_source.setCurrentText(BICUBIC)
-        text = f"Done in {result.seconds:.2f} s: {result.sr.width} × {result.sr.height} px ({result.model} ×{result.scale}, {result.tile} px tiles)"
+        text = f"Done in {result.seconds:.2f} s: {result.sr.width} × {result.sr.height} px ({result.model} ×{result.scale}, {result.tiling})"
         self.result_label.setText(text)
         self.statusBar().showMessage(text, 8000)
 
@@ -452,7 +450,7 @@ class MainWindow(QMainWindow):
             return
         model, variant = self.panel.comparison_choices().get(source, (source, "auto"))
         options = {**self.panel.options(), "model": model, "variant": variant, "scale": self.result.scale}
-        worker = Worker(upscale_task(self.upscaler_for, self.image, options, self.tile_timings, with_bicubic=False), f"{source} failed")
+        worker = Worker(upscale_task(self.upscaler_for, self.image, options, with_bicubic=False), f"{source} failed")
         worker.returned.connect(lambda r: self.side_by_side.set_left(qimage_from_imagedata(r.sr)))
         worker.yielded.connect(self._upscale_progress)
         worker.finished.connect(self._upscale_finished)

@@ -1,21 +1,15 @@
-"""Upscale work for the worker threads, sized so Cancel lands within a second.
+"""Upscale work for the worker threads: the same engine call as ``sisr upscale``.
 
-The engine checks cancel only between tiles, so the app always runs it in patch mode and picks the
-tile by measurement: 64 and 128 px crops of the image are timed once per network, device and scale, and the
-tile is the largest whose padded area runs in about ``TILE_SECONDS``. "Fast" mode asks for 256 px
-tiles, "patch" mode for the user's patch size; the measured cap applies to both. Overlap keeps the
-result equal to a whole-image run, so the tile size changes speed and memory, never pixels.
+The panel's mode and patch size pass through as the command line's ``--mode`` and ``--patch-size``
+do (``auto`` tiles by the memory budget and for speed, ``fast`` runs the whole image, ``patch`` runs
+tiles of the chosen size). Cancel needs no small tiles: the engine's networks check the worker's
+abort flag between their layers (``sisr_core.inference.tiling.add_cancel_checks``).
+No Qt here, so ``scripts/window_speed.py`` times exactly what the window's worker runs.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
-
-FAST_TILE = 256
-TILE_SECONDS = 0.4
-MIN_TILE = 16
-CALIBRATION_PX = 128
 
 
 @dataclass
@@ -27,51 +21,50 @@ class UpscaleResult:
     seconds: float
     model: str  # what ran, e.g. "wdsr-a (photo weights)"
     scale: int
-    tile: int
+    tiles: int  # tiles the network ran in (per pass); 1: the whole image at once
+
+    @property
+    def tiling(self) -> str:
+        """``whole image`` or ``12 tiles``, for the status line."""
+        return "whole image" if self.tiles <= 1 else f"{self.tiles} tiles"
 
 
-def cancel_safe_tile(upscaler, tensor, scale: int, requested: int, ensemble: bool, timings: dict) -> int:
-    """The requested tile, capped so one tile takes about ``TILE_SECONDS`` (measured, cached in ``timings``)."""
-    key = (upscaler.name, str(upscaler.device), scale, tensor.shape[1])
-    if key not in timings:
-        upscaler.upscale(tensor[..., :16, :16], scale, mode="fast")  # loads the networks; not timed
-        seconds = {}
-        for side in (CALIBRATION_PX // 2, CALIBRATION_PX):  # two sizes separate per-call overhead from per-pixel cost
-            crop = tensor[..., :side, :side]
-            started = time.perf_counter()
-            upscaler.upscale(crop, scale, mode="fast")
-            seconds[crop.shape[-2] * crop.shape[-1]] = time.perf_counter() - started
-        sizes = sorted(seconds.items())
-        (small, t_small), (large, t_large) = sizes[0], sizes[-1]
-        timings[key] = (t_large - t_small) / (large - small) if large > small else t_large / large
-    seconds_per_px = max(timings[key], 1e-9) * (8 if ensemble else 1)
-    passes, _ = upscaler.plan(scale)
-    overlap = max(upscaler.model_for(p).receptive_radius for p in set(passes))
-    fitting = int(math.sqrt(TILE_SECONDS / seconds_per_px)) - 2 * overlap
-    return max(min(requested, fitting), MIN_TILE)
+def engine_options(options: dict) -> dict:
+    """The panel's choices as ``Upscaler.upscale`` keyword arguments, as the CLI passes its options."""
+    mode = options.get("mode") or "auto"
+    return {"mode": mode, "tile": options.get("tile") if mode == "patch" else None, "ensemble": options["ensemble"]}
 
 
-def requested_tile(options: dict) -> int:
-    """The tile the user's mode asks for (before the cancel-safe cap)."""
-    return FAST_TILE if options["mode"] == "fast" else options["tile"]
+def upscale_image_for_window(upscaler_for, image, options: dict, progress=None, cancel=None,
+                             with_bicubic: bool = True) -> UpscaleResult:
+    """Upscale ``image`` (ImageData) with the panel's ``options``: the network's photo or clean weights for
+    this image, the engine's own tiling; ``progress(done, total)`` per tile, ``cancel()`` between layers."""
+    from sisr_core.inference.engine import bicubic_image, image_to_tensor, tensor_to_image
+
+    started = time.perf_counter()
+    upscaler = upscaler_for(options["model"], options["device"], options["variant"]).for_image(image)
+    passes, tiles = len(upscaler.plan(options["scale"])[0]), 1
+
+    def tile_progress(done: int, total: int) -> None:
+        nonlocal tiles
+        tiles = max(tiles, total // passes)
+        if progress is not None:
+            progress(done, total)
+
+    sr = upscaler.upscale(image_to_tensor(image), options["scale"], **engine_options(options),
+                          progress=tile_progress, cancel=cancel)
+    sr_image = tensor_to_image(sr, image)
+    del sr
+    seconds = time.perf_counter() - started
+    bicubic = bicubic_image(image, options["scale"]) if with_bicubic else None
+    return UpscaleResult(sr_image, bicubic, seconds, upscaler.label, options["scale"], tiles)
 
 
-def upscale_task(upscaler_for, image, options: dict, timings: dict, with_bicubic: bool = True):
+def upscale_task(upscaler_for, image, options: dict, with_bicubic: bool = True):
     """A worker task upscaling ``image`` with the panel's ``options``; reports (done, total) tiles."""
 
     def task(report, aborted):
-        from sisr_core.inference.engine import bicubic_image, image_to_tensor, tensor_to_image
-
-        started = time.perf_counter()
-        upscaler = upscaler_for(options["model"], options["device"], options["variant"]).for_image(image)
-        tensor = image_to_tensor(image)
-        tile = cancel_safe_tile(upscaler, tensor, options["scale"], requested_tile(options), options["ensemble"], timings)
-        if aborted():
-            raise InterruptedError("cancelled")
-        sr = upscaler.upscale(tensor, options["scale"], mode="patch", tile=tile, ensemble=options["ensemble"],
-                              progress=lambda done, total: report((done, total)), cancel=aborted)
-        seconds = time.perf_counter() - started
-        bicubic = bicubic_image(image, options["scale"]) if with_bicubic else None
-        return UpscaleResult(tensor_to_image(sr, image), bicubic, seconds, upscaler.label, options["scale"], tile)
+        return upscale_image_for_window(upscaler_for, image, options, lambda done, total: report((done, total)),
+                                        aborted, with_bicubic)
 
     return task

@@ -111,20 +111,29 @@ def test_open_corrupt_image_shows_error(window, qtbot, tmp_path):
 
 
 def test_cancel_upscale_stops_within_a_second(window, qtbot, tmp_path):
-    window.panel.mode.setCurrentIndex(window.panel.mode.findData("patch"))
-    window.panel.patch.setValue(32)
-    source = save_png(tmp_path / "big.png", 640, 640)
+    """Cancel lands inside the network: the image runs as one whole pass of seconds (fast mode, no tiles to
+    stop between), and the worker stops within a second of the click, before the pass ends."""
+    import threading
+
+    window.panel.mode.setCurrentIndex(window.panel.mode.findData("fast"))
+    source = save_png(tmp_path / "big.png", 1200, 1200)
     window.open_path(source)
     qtbot.waitUntil(lambda: window.image is not None, timeout=10000)
+    options = window.panel.options()
+    network = window.upscaler_for("fsrcnn", options["device"], options["variant"]).for_variant("clean").model_for(2).network
+    entered, finished = threading.Event(), threading.Event()
+    network.register_forward_pre_hook(lambda *args: entered.set())
+    network.register_forward_hook(lambda *args: finished.set())
     worker = window.start_upscale()
-    qtbot.waitUntil(lambda: window.progress.value() >= 2, timeout=30000)
-    assert window.progress.maximum() == 400
+    qtbot.waitUntil(entered.is_set, timeout=30000)
+    qtbot.wait(100)
     started = time.perf_counter()
     qtbot.mouseClick(window.cancel_button, Qt.LeftButton)
     assert worker.wait(5000)
     elapsed = time.perf_counter() - started
     qtbot.waitUntil(lambda: window.upscale_worker is None, timeout=5000)
     assert elapsed < 1.0, f"cancel took {elapsed:.2f} s"
+    assert not finished.is_set(), "the pass ended before the cancel landed"
     assert window.result is None and "cancelled" in window.statusBar().currentMessage()
     assert window.upscale_button.isEnabled()
 

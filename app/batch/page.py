@@ -1,10 +1,10 @@
 """Batch folder conversion: input and output folders, a per-file status list, overall progress with
-ETA, Cancel and a summary. The work is ``sisr_core.batch`` (``plan_jobs`` + ``run_job``) in a worker:
-a failed file is listed with its reason and the batch goes on; outputs are written atomically, so a
-cancelled or crashed batch leaves no half-written file, and with "skip" a re-run resumes."""
+ETA, Cancel and a summary. The work is ``sisr_core.batch`` (``plan_jobs`` + ``run_batch``, the calls
+``sisr upscale`` makes, reading, upscaling and writing overlapped) in a worker: a failed file is listed
+with its reason and the batch goes on; outputs are written atomically, so a cancelled or crashed batch
+leaves no half-written file, and with "skip" a re-run resumes."""
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 
 from app.dialogs import ask
 from app.theme import icon
-from app.upscaling import cancel_safe_tile, requested_tile
+from app.upscaling import engine_options
 from app.workers import Worker
 from sisr_core.timefmt import format_duration
 
@@ -24,14 +24,13 @@ STATUS_COLOURS = {"done": QColor(46, 160, 67), "skipped": QColor(150, 150, 150),
                   "running": QColor(53, 116, 240)}
 
 
-def batch_task(jobs_args: dict, upscaler_for, options: dict, overwrite: bool, quality: int, timings: dict):
-    """Plan the jobs, then run them one by one, reporting ``("planned", names)``, ``("running", i)``
-    and ``("result", i, status, message, seconds)``; returns the counts per status."""
+def batch_task(jobs_args: dict, upscaler_for, options: dict, overwrite: bool, quality: int):
+    """Plan the jobs, then run them through ``run_batch`` as ``sisr upscale`` does, reporting
+    ``("planned", names, errors)``, ``("running", i)`` (the file the network works on next) and
+    ``("result", i, status, message, seconds)``; returns the counts per status."""
 
     def task(report, aborted):
-        from sisr_core.batch import plan_jobs, run_job
-        from sisr_core.inference.engine import image_to_tensor
-        from sisr_core.io import ImageReadError, read_image
+        from sisr_core.batch import plan_jobs, run_batch
 
         jobs, errors = plan_jobs(**jobs_args)
         root = Path(jobs_args["inputs"][0])
@@ -40,21 +39,18 @@ def batch_task(jobs_args: dict, upscaler_for, options: dict, overwrite: bool, qu
         if not jobs:
             return counts
         upscaler = upscaler_for(options["model"], options["device"], options["variant"])  # photo/clean per file
-        tile = None  # measured on the first readable image, then kept for the batch
-        for i, job in enumerate(jobs):
-            if aborted():
-                break
-            report(("running", i))
-            if tile is None:
-                with contextlib.suppress(ImageReadError):  # an unreadable file fails in run_job, with its reason
-                    image = read_image(job.source)
-                    tile = cancel_safe_tile(upscaler.for_image(image), image_to_tensor(image), options["scale"],
-                                            requested_tile(options), options["ensemble"], timings)
-            result = run_job(job, upscaler, options["scale"], overwrite=overwrite, quality=quality, mode="patch",
-                             tile=tile or requested_tile(options), ensemble=options["ensemble"], cancel=aborted)
-            counts[result.status] += 1
-            message = "; ".join(result.warnings) if result.status == "done" else result.message
-            report(("result", i, result.status, message, result.seconds))
+        report(("running", 0))
+        results = run_batch(jobs, upscaler, options["scale"], overwrite=overwrite, cancel=aborted, quality=quality,
+                            **engine_options(options))
+        try:
+            for i, result in enumerate(results):
+                counts[result.status] += 1
+                message = "; ".join(result.warnings) if result.status == "done" else result.message
+                report(("result", i, result.status, message, result.seconds))
+                if i + 1 < len(jobs) and not aborted():
+                    report(("running", i + 1))
+        finally:
+            results.close()
         return counts
 
     return task
@@ -63,10 +59,9 @@ def batch_task(jobs_args: dict, upscaler_for, options: dict, overwrite: bool, qu
 class BatchPage(QWidget):
     """The batch page; network and scale come from the shared model panel."""
 
-    def __init__(self, settings, panel, workers, upscaler_for, timings: dict, parent: QWidget | None = None):
+    def __init__(self, settings, panel, workers, upscaler_for, parent: QWidget | None = None):
         super().__init__(parent)
         self.settings, self.panel, self.workers, self.upscaler_for = settings, panel, workers, upscaler_for
-        self.timings = timings
         self.worker: Worker | None = None
         self.summary_counts: dict | None = None
         self.setAcceptDrops(True)
@@ -187,7 +182,7 @@ class BatchPage(QWidget):
         jobs_args = {"inputs": [source], "out_dir": Path(out) if out else None, "suffix": self.suffix.text(),
                      "fmt": self.format.currentData(), "scale": options["scale"], "recursive": self.recursive.isChecked(),
                      "save_intermediate": self.intermediate.isChecked()}
-        self.worker = Worker(batch_task(jobs_args, self.upscaler_for, options, overwrite, self.quality.value(), self.timings), "Batch failed")
+        self.worker = Worker(batch_task(jobs_args, self.upscaler_for, options, overwrite, self.quality.value()), "Batch failed")
         self.worker.yielded.connect(self._on_event)
         self.worker.returned.connect(self._on_done)
         self.worker.aborted.connect(self._on_aborted)
@@ -197,7 +192,7 @@ class BatchPage(QWidget):
         self.summary_counts = None
         self.eta.clear()
         self.started = time.perf_counter()
-        self.times: list[float] = []
+        self.converted = 0  # files the network ran on (not skipped), for the ETA
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         return self.workers.start(self.worker)
@@ -205,7 +200,7 @@ class BatchPage(QWidget):
     def cancel(self) -> None:
         if self.worker is not None:
             self.worker.abort()
-            self.summary.setText("Cancelling after the current tile…")
+            self.summary.setText("Cancelling…")
 
     def _set_status(self, index: int, status: str, details: str = "") -> None:
         item = self.files.topLevelItem(index)
@@ -230,11 +225,12 @@ class BatchPage(QWidget):
             _, index, status, message, seconds = event
             self._set_status(index, status, message)
             if status != "skipped":
-                self.times.append(seconds)
+                self.converted += 1
             self.progress.setValue(index + 1)
             remaining = self.files.topLevelItemCount() - index - 1
-            if self.times and remaining:
-                self.eta.setText(f"{format_duration(sum(self.times) / len(self.times) * remaining)} left")
+            if self.converted and remaining:  # by the batch's pace: reading and writing overlap the network
+                pace = (time.perf_counter() - self.started) / self.converted
+                self.eta.setText(f"{format_duration(pace * remaining)} left")
             else:
                 self.eta.clear()
 

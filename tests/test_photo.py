@@ -38,7 +38,7 @@ def test_photo_is_reproducible_from_the_seed(hr):
 def test_photo_keeps_a_share_of_clean_bicubic_samples(hr):
     clean = deg.bicubic(hr, 2)
     same = sum(torch.equal(photo(hr, 2, np.random.default_rng(s)), clean) for s in range(200))
-    assert 0.1 * 200 < same < 0.35 * 200  # PHOTO_CLEAN is 0.2
+    assert 0.2 * 200 < same < 0.4 * 200  # PHOTO_CLEAN is 0.3
 
 
 def test_each_stage_changes_the_image(hr):

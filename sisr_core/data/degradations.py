@@ -91,21 +91,21 @@ def unknown(hr: torch.Tensor, scale: int, rng: np.random.Generator) -> torch.Ten
 
 # -- the photo degradation -------------------------------------------------------------------------
 # Probabilities and ranges of :func:`photo`; the README's "Photo models" section describes them.
-PHOTO_CLEAN = 0.2  # share of plain MATLAB-bicubic samples, so clean input is not over-smoothed
-PHOTO_BLUR = 0.75  # a Gaussian blur before the downscale (else none)
+PHOTO_CLEAN = 0.3  # share of plain MATLAB-bicubic samples, so clean input is not over-smoothed
+PHOTO_BLUR = 0.5  # a Gaussian blur before the downscale (else none)
 PHOTO_ISOTROPIC = 0.5  # of the blurs, isotropic; the rest anisotropic at a random angle
-PHOTO_NOISE = 0.6  # noise after the downscale
+PHOTO_NOISE = 0.5  # noise after the downscale
 PHOTO_GAUSSIAN_MAX = 15.0  # grey levels (of 255), sigma of Gaussian noise drawn from [1, this]
 PHOTO_JPEG = 0.9  # JPEG after the noise
 PHOTO_QUALITY = (30, 95)
-PHOTO_SECOND = 0.25  # a second, milder round: blur, noise, JPEG
+PHOTO_SECOND = 0.2  # a second, milder round: blur, noise, JPEG
 DOWNSCALES = ("bicubic", "bilinear", "area")
 DOWNSCALE_WEIGHTS = (0.5, 0.25, 0.25)
 
 
 def blur_sigma_max(scale: int) -> float:
-    """Strongest pre-downscale blur for a scale: wider kernels at larger scales (x2 1.5, x4 2.7 px)."""
-    return 0.3 + 0.6 * scale
+    """Strongest pre-downscale blur for a scale: wider kernels at larger scales (x2 1.2, x4 2.2 px)."""
+    return 0.2 + 0.5 * scale
 
 
 def downscale(img: torch.Tensor, scale: int, kernel: str) -> torch.Tensor:

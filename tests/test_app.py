@@ -285,6 +285,57 @@ def test_training_estimate_reads_in_words(window):
     wizard.reject()
 
 
+def test_window_and_batch_make_the_command_lines_engine_call(model_dir, tmp_path, monkeypatch):
+    """The window's upscale and the batch page pass the panel's mode and patch size as `sisr upscale` passes
+    --mode and --patch-size (with a cancel), and the batch page runs sisr_core's run_batch, reporting per file."""
+    from app.upscaling import upscale_image_for_window
+    from sisr_core import batch as core_batch
+    from sisr_core.inference.engine import Upscaler
+    from sisr_core.io import read_image
+    from sisr_core.zoo import AutoUpscaler
+
+    calls, batches = [], []
+    upscale, run_batch = Upscaler.upscale, core_batch.run_batch
+
+    def spy(self, image, scale, **kw):
+        calls.append((kw["mode"], kw["tile"], kw["cancel"] is not None))
+        return upscale(self, image, scale, **kw)
+
+    monkeypatch.setattr(Upscaler, "upscale", spy)
+    monkeypatch.setattr(core_batch, "run_batch", lambda *a, **kw: batches.append(kw) or run_batch(*a, **kw))
+    upscalers = {}
+
+    def upscaler_for(model, device, variant):
+        return upscalers.setdefault((model, device, variant), AutoUpscaler(model, device=device, requested=variant))
+
+    options = {"model": "fsrcnn", "variant": "auto", "scale": 2, "mode": "auto", "tile": 32, "device": "cpu",
+               "ensemble": False}
+    image = read_image(save_png(tmp_path / "one.png", 40, 72))
+    result = upscale_image_for_window(upscaler_for, image, options, cancel=lambda: False)
+    assert calls == [("auto", None, True)] and result.tiling == "whole image" and result.sr.width == 144
+    result = upscale_image_for_window(upscaler_for, image, {**options, "mode": "patch"})
+    assert calls[-1] == ("patch", 32, False) and result.tiling == "6 tiles"
+    assert result.model == "fsrcnn (clean weights)" and result.bicubic.width == 144
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        save_png(folder / f"p{i}.png", 24, 20, seed=i)
+    jobs_args = {"inputs": [folder], "out_dir": tmp_path / "out", "suffix": "_x{scale}", "fmt": "same", "scale": 2,
+                 "recursive": False, "save_intermediate": False}
+    events = []
+    counts = batch_page.batch_task(jobs_args, upscaler_for, options, False, 95)(events.append, lambda: False)
+    assert counts == {"done": 3, "skipped": 0, "failed": 0} and batches[-1]["mode"] == "auto"
+    assert events[0] == ("planned", ["p0.png", "p1.png", "p2.png"], [])
+    assert [e[:3] for e in events[1:]] == [("running", 0), ("result", 0, "done"), ("running", 1),
+                                           ("result", 1, "done"), ("running", 2), ("result", 2, "done")]
+    events.clear()  # a cancel after the first file: the batch stops there; a re-run skips what is done
+    jobs_args["out_dir"] = tmp_path / "cancelled"
+    counts = batch_page.batch_task(jobs_args, upscaler_for, options, False, 95)(
+        events.append, lambda: any(e[0] == "result" for e in events))
+    assert counts == {"done": 1, "skipped": 0, "failed": 0} and [p.name for p in (tmp_path / "cancelled").iterdir()] == ["p0_x2.png"]
+
+
 def test_batch_rerun_beside_the_inputs_skips_its_own_outputs(window, qtbot, tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -16,8 +16,8 @@ from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt, QTimer, qVersion
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication, QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
-    QPushButton, QScrollArea, QTabWidget, QToolBar, QVBoxLayout, QWidget,
+    QApplication, QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox,
+    QProgressBar, QPushButton, QScrollArea, QSizePolicy, QTabWidget, QToolBar, QVBoxLayout, QWidget,
 )
 
 from app.batch.page import BatchPage
@@ -97,6 +97,8 @@ class MainWindow(QMainWindow):
         geometry = self.settings.geometry
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 820)
+        if self.settings.window_state is None or not self.restoreState(self.settings.window_state):
+            self.resizeDocks([self.dock], [360], Qt.Horizontal)
         self._set_busy(False)
         QTimer.singleShot(0, self.load_models)
 
@@ -106,15 +108,19 @@ class MainWindow(QMainWindow):
         s = self.settings
         self.panel.set_options(s.scale, s.mode, s.patch_size, s.device, s.ensemble)
         self.panel.changed.connect(self._remember_options)
+        for combo in self.panel.findChildren(QComboBox):  # long entries elide: the dock, not they, sets the width
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
         scroll = QScrollArea()
         scroll.setWidget(self.panel)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setViewportMargins(8, 0, 4, 0)
+        scroll.setMinimumWidth(self.panel.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 12)
         self.dock = QDockWidget("Upscale settings", self)
         self.dock.setObjectName("upscale_settings")
         self.dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
         self.dock.setWidget(scroll)
-        self.dock.setMinimumWidth(300)
         self.addDockWidget(Qt.LeftDockWidgetArea, self.dock)
 
     def _build_pages(self) -> None:
@@ -132,6 +138,7 @@ class MainWindow(QMainWindow):
         self.progress.setFormat("%v / %m tiles")
         self.progress.setTextVisible(False)
         self.result_label = QLabel("No image yet")
+        self.result_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # a long line must not widen the window
         self.save_button = QPushButton("Save")
         self.save_as_button = QPushButton("Save As…")
         self.upscale_button.clicked.connect(self.start_upscale)
@@ -235,6 +242,8 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         toolbar.addActions([self.upscale_action, self.cancel_action])
         toolbar.addSeparator()
+        for action in (slider, side, fit, zin, zout):  # icons only, so the toolbar fits a 1000 px window
+            action.setPriority(QAction.LowPriority)
         toolbar.addActions([slider, side, fit, zin, zout])
         toolbar.addSeparator()
         toolbar.addActions([batch, train])
@@ -464,6 +473,7 @@ class MainWindow(QMainWindow):
         self.upscale_button.setEnabled(not busy and self.image is not None and has_model)
         self.upscale_action.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
+        self.progress.setVisible(busy)  # idle, its room goes to the result line
         for widget in (self.save_button, self.save_as_button, self.save_action, self.save_as_action):
             widget.setEnabled(not busy and self.result is not None)
 
@@ -605,6 +615,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.settings.geometry = QByteArray(self.saveGeometry())
+        self.settings.window_state = QByteArray(self.saveState())
         self.settings.sync()
         self.batch.cancel()
         if getattr(self, "wizard", None) is not None:

@@ -102,6 +102,16 @@ class Settings:
         self._set("window/geometry", value)
 
     @property
+    def window_state(self) -> QByteArray | None:
+        """The window's dock and toolbar layout (the settings panel's width and visibility)."""
+        value = self.store.value("window/state")
+        return value if isinstance(value, QByteArray) else None
+
+    @window_state.setter
+    def window_state(self, value: QByteArray) -> None:
+        self._set("window/state", value)
+
+    @property
     def recent_files(self) -> list[str]:
         value = self.store.value("files/recent", [])
         if isinstance(value, str):

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QMouseEvent, QWheelEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QToolBar
 
 from app import main_window
 from app.batch import page as batch_page
@@ -472,3 +472,33 @@ def test_jpeg_gets_photo_weights_png_clean_ones_and_the_choice_wins(photo_model_
     assert {"fsrcnn (photo weights)", "fsrcnn (clean weights)"} <= set(choices)
     window.side_by_side.left_source.setCurrentText("fsrcnn (photo weights)")
     qtbot.waitUntil(lambda: window.upscale_worker is None, timeout=30000)
+
+
+def test_window_fits_from_1000x700(window, qtbot, tmp_path):
+    window.open_path(save_png(tmp_path / "photo.png", 24, 32))
+    qtbot.waitUntil(lambda: window.image is not None, timeout=10000)
+    window.start_upscale()  # the long "Done in …" line must not widen the window
+    qtbot.waitUntil(lambda: window.result is not None and window.upscale_worker is None, timeout=30000)
+    toolbar = window.findChild(QToolBar, "main_toolbar")
+    scroll = window.dock.widget()
+    for width, height in ((1280, 820), (1000, 700)):
+        window.resize(width, height)
+        qtbot.waitUntil(lambda: window.width() == width, timeout=5000)
+        qtbot.wait(50)  # let the layouts settle
+        assert window.minimumSizeHint().width() <= 1000 and window.minimumWidth() <= 1000
+        assert not scroll.horizontalScrollBar().isVisible()
+        assert window.panel.width() <= scroll.viewport().width()
+        hidden = [a.text() for a in toolbar.actions() if not a.isSeparator() and not toolbar.widgetForAction(a).isVisible()]
+        assert hidden == [], f"in the toolbar's overflow at {width} px: {hidden}"
+
+
+def test_settings_panel_width_is_remembered(window, qtbot, settings):
+    window.resizeDocks([window.dock], [420], Qt.Horizontal)
+    qtbot.waitUntil(lambda: window.dock.width() == 420, timeout=5000)
+    window.close()
+    settings.store.remove("window/geometry")  # restored on the 800 px offscreen screen, it would squeeze the panel
+    again = MainWindow(settings)
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitUntil(lambda: again.dock.width() == 420, timeout=5000)
+    again.close()

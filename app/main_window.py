@@ -426,8 +426,7 @@ class MainWindow(QMainWindow):
         self.result, self.saved_to = result, None
         before, after = qimage_from_imagedata(result.bicubic), qimage_from_imagedata(result.sr)
         self.compare.set_images(before, after)
-        self.side_by_side.set_images(before, after)
-        self.side_by_side.right_caption.setText(f"{result.model} ×{result.scale}")
+        self.side_by_side.set_images(before, after, f"{result.model} ×{result.scale}")
         self.side_by_side.left_source.setCurrentText(BICUBIC)
         text = f"Done in {result.seconds:.2f} s: {result.sr.width} × {result.sr.height} px ({result.model} ×{result.scale}, {result.tiling})"
         self.result_label.setText(text)

@@ -502,3 +502,18 @@ def test_settings_panel_width_is_remembered(window, qtbot, settings):
     again.show()
     qtbot.waitUntil(lambda: again.dock.width() == 420, timeout=5000)
     again.close()
+
+
+def upscale_file(window, qtbot, path: Path) -> None:
+    window.open_path(path)
+    qtbot.waitUntil(lambda: window.image is not None and window.source_path == path, timeout=10000)
+    window.start_upscale()
+    qtbot.waitUntil(lambda: window.result is not None and window.upscale_worker is None, timeout=30000)
+
+
+def test_side_by_side_caption_is_cleared_by_a_new_image(window, qtbot, tmp_path):
+    upscale_file(window, qtbot, save_png(tmp_path / "a.png", 24, 32))
+    assert window.side_by_side.right_caption.text().startswith("fsrcnn")
+    window.open_path(save_png(tmp_path / "b.png", 20, 20, seed=1))
+    qtbot.waitUntil(lambda: window.source_path.name == "b.png", timeout=10000)
+    assert "fsrcnn" not in window.side_by_side.right_caption.text()

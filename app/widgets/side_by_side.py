@@ -50,9 +50,11 @@ class SideBySideView(QWidget):
         other.set_view(zoom, centre)
         self.zoom_label.setText(f"{zoom * 100:.0f} %")
 
-    def set_images(self, left: QImage | None, right: QImage | None) -> None:
+    def set_images(self, left: QImage | None, right: QImage | None, caption: str = "Super-resolution") -> None:
+        """Show a new pair; ``caption`` names what made the right picture."""
         self.left.set_image(left)
         self.right.set_image(right)
+        self.right_caption.setText(caption)
 
     def set_left(self, image: QImage | None) -> None:
         """Replace the left picture, keeping the shared view."""

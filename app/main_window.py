@@ -347,7 +347,7 @@ class MainWindow(QMainWindow):
         qimage = qimage_from_imagedata(image)
         self.compare.set_images(qimage, None)
         self.side_by_side.set_images(qimage, None)
-        self.result_label.setText(f"{path.name}: {image.width} × {image.height} px")
+        self.result_label.setText(self._result_text())
         self.setWindowTitle(f"{path.name} — SISR Studio")
         if path.exists():
             self.settings.add_recent_file(str(path))
@@ -412,7 +412,8 @@ class MainWindow(QMainWindow):
         worker.finished.connect(self._upscale_finished)
         self.upscale_worker = worker
         self.progress.setRange(0, 0)
-        self.statusBar().showMessage(f"Upscaling ×{options['scale']} with {options['model']}…")
+        self.result_label.setText(f"Upscaling ×{options['scale']} with {options['model']}…")
+        self.statusBar().showMessage(self.result_label.text())
         self._set_busy(True)
         return self.workers.start(worker)
 
@@ -428,12 +429,18 @@ class MainWindow(QMainWindow):
         self.compare.set_images(before, after)
         self.side_by_side.set_images(before, after, f"{result.model} ×{result.scale}")
         self.side_by_side.left_source.setCurrentText(BICUBIC)
-        text = f"Done in {result.seconds:.2f} s: {result.sr.width} × {result.sr.height} px ({result.model} ×{result.scale}, {result.tiling})"
-        self.result_label.setText(text)
-        self.statusBar().showMessage(text, 8000)
+        self.statusBar().showMessage(self._result_text(), 8000)
+
+    def _result_text(self) -> str:
+        """The line under the views: the current result, else the input."""
+        if (r := self.result) is not None:
+            return f"Done in {r.seconds:.2f} s: {r.sr.width} × {r.sr.height} px ({r.model} ×{r.scale}, {r.tiling})"
+        return f"{self.source_path.name}: {self.image.width} × {self.image.height} px"
 
     def _upscale_finished(self) -> None:
+        """After any upscale (done, cancelled or failed) the result line describes what is shown."""
         self.upscale_worker = None
+        self.result_label.setText(self._result_text())
         self.progress.setTextVisible(False)
         self.progress.setRange(0, 1)
         self.progress.setValue(0)

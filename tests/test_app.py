@@ -517,3 +517,12 @@ def test_side_by_side_caption_is_cleared_by_a_new_image(window, qtbot, tmp_path)
     window.open_path(save_png(tmp_path / "b.png", 20, 20, seed=1))
     qtbot.waitUntil(lambda: window.source_path.name == "b.png", timeout=10000)
     assert "fsrcnn" not in window.side_by_side.right_caption.text()
+
+
+def test_result_line_shows_the_running_upscale(window, qtbot, tmp_path):
+    upscale_file(window, qtbot, save_png(tmp_path / "a.png", 24, 32))
+    assert "Done in" in window.result_label.text()
+    window.start_upscale()
+    assert "Done in" not in window.result_label.text() and "Upscaling" in window.result_label.text()
+    qtbot.waitUntil(lambda: window.upscale_worker is None, timeout=30000)
+    assert "Done in" in window.result_label.text()

@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self.result: UpscaleResult | None = None
         self.saved_to: Path | None = None
         self.upscale_worker: Worker | None = None
+        self.comparison_due = False  # the side-by-side network is to run (again) once the upscale worker is free
         self.last_error = ""
         self._icon_targets: list[tuple[object, str]] = []
         self.setWindowTitle("SISR Studio")
@@ -428,7 +429,7 @@ class MainWindow(QMainWindow):
         before, after = qimage_from_imagedata(result.bicubic), qimage_from_imagedata(result.sr)
         self.compare.set_images(before, after)
         self.side_by_side.set_images(before, after, f"{result.model} ×{result.scale}")
-        self.side_by_side.left_source.setCurrentText(BICUBIC)
+        self.comparison_due = self.side_by_side.left_source.currentText() != BICUBIC
         self.statusBar().showMessage(self._result_text(), 8000)
 
     def _result_text(self) -> str:
@@ -445,6 +446,9 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self._set_busy(False)
+        if self.comparison_due:
+            self.comparison_due = False
+            self._left_source_changed(self.side_by_side.left_source.currentText())
 
     def cancel_upscale(self) -> None:
         if self.upscale_worker is not None:
@@ -457,11 +461,14 @@ class MainWindow(QMainWindow):
         self.batch.cancel()
 
     def _left_source_changed(self, source: str) -> None:
-        """Show bicubic, or run a second network for the side-by-side comparison."""
+        """Show bicubic, or run a second network for the side-by-side comparison (after a running upscale)."""
         if self.result is None:
             return
         if source == BICUBIC:
             self.side_by_side.set_left(qimage_from_imagedata(self.result.bicubic))
+            return
+        if self.upscale_worker is not None:
+            self.comparison_due = True
             return
         model, variant = self.panel.comparison_choices().get(source, (source, "auto"))
         options = {**self.panel.options(), "model": model, "variant": variant, "scale": self.result.scale}

@@ -526,3 +526,14 @@ def test_result_line_shows_the_running_upscale(window, qtbot, tmp_path):
     assert "Done in" not in window.result_label.text() and "Upscaling" in window.result_label.text()
     qtbot.waitUntil(lambda: window.upscale_worker is None, timeout=30000)
     assert "Done in" in window.result_label.text()
+
+
+def test_comparison_network_is_kept_and_rerun_for_a_new_result(window, qtbot, tmp_path):
+    upscale_file(window, qtbot, save_png(tmp_path / "a.png", 24, 32))
+    window.side_by_side.left_source.setCurrentText("fsrcnn")  # the same network: left and right must match
+    qtbot.waitUntil(lambda: window.upscale_worker is None, timeout=30000)
+    upscale_file(window, qtbot, save_png(tmp_path / "b.png", 20, 28, seed=1))
+    qtbot.waitUntil(lambda: window.upscale_worker is None, timeout=30000)
+    assert window.side_by_side.left_source.currentText() == "fsrcnn"
+    left, right = (canvas.pixmap.toImage() for canvas in window.side_by_side.canvases())
+    assert left.size() == right.size() and left == right

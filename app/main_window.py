@@ -627,6 +627,12 @@ class MainWindow(QMainWindow):
         box.open()
 
     def closeEvent(self, event) -> None:
+        """Close, after asking whether to cancel a running batch; running work is cancelled and waited for."""
+        if self.batch.worker is not None and not ask(
+                self, "Cancel the batch?", "A batch conversion is running. Cancel it and close SISR Studio?\n\n"
+                "Files already converted are kept; a re-run with “skip” resumes."):
+            event.ignore()
+            return
         self.settings.geometry = QByteArray(self.saveGeometry())
         self.settings.window_state = QByteArray(self.saveState())
         self.settings.sync()

@@ -537,3 +537,24 @@ def test_comparison_network_is_kept_and_rerun_for_a_new_result(window, qtbot, tm
     assert window.side_by_side.left_source.currentText() == "fsrcnn"
     left, right = (canvas.pixmap.toImage() for canvas in window.side_by_side.canvases())
     assert left.size() == right.size() and left == right
+
+
+def test_closing_during_a_batch_asks_then_cancels_it_promptly(window, qtbot, tmp_path, monkeypatch):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for i in range(16):
+        save_png(inputs / f"p{i}.png", 400, 400, seed=i)
+    window.batch.input.setText(str(inputs))
+    window.batch.output.setText(str(tmp_path / "out"))
+    worker = window.batch.start()
+    qtbot.waitUntil(lambda: window.batch.files.topLevelItemCount() == 16, timeout=60000)
+    asked = []
+    monkeypatch.setattr(main_window, "ask", lambda *args: asked.append(args) or False)
+    window.close()  # "No": the window and the batch go on
+    assert asked and window.isVisible() and worker.isRunning()
+    monkeypatch.setattr(main_window, "ask", lambda *args: True)
+    started = time.perf_counter()
+    window.close()
+    assert not window.isVisible() and worker.isFinished()
+    assert time.perf_counter() - started < 3.0
+    assert window.batch.files.topLevelItem(15).text(1) != "done"

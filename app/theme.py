@@ -17,8 +17,10 @@ def system_is_dark() -> bool:
 
 
 def _dark_palette() -> QPalette:
-    p = QPalette()
+    """Dark colours; the bevel shades (light, midlight, mid, dark, shadow) derive from the window colour,
+    not from the light palette in use before (Fusion draws the tab bar's base line in ``light``)."""
     base, window, text = QColor(30, 31, 34), QColor(43, 45, 48), QColor(223, 225, 229)
+    p = QPalette(window, window)
     for role, color in {
         QPalette.Window: window, QPalette.WindowText: text, QPalette.Base: base,
         QPalette.AlternateBase: window, QPalette.ToolTipBase: window, QPalette.ToolTipText: text,

@@ -558,3 +558,14 @@ def test_closing_during_a_batch_asks_then_cancels_it_promptly(window, qtbot, tmp
     assert not window.isVisible() and worker.isFinished()
     assert time.perf_counter() - started < 3.0
     assert window.batch.files.topLevelItem(15).text(1) != "done"
+
+
+def test_dark_theme_draws_no_light_line_above_the_canvas(window, qtbot):
+    try:
+        window.set_theme("dark")
+        qtbot.wait(50)  # the palette reaches the widgets by events
+        shot = window.views.grab().toImage()
+        x = shot.width() - 10  # right of the tabs: across the tab bar's base line and the canvas's top
+        assert max(shot.pixelColor(x, y).lightness() for y in range(shot.height() // 2)) < 128
+    finally:
+        window.set_theme("light")

@@ -96,7 +96,7 @@ def variant_rows(name: str) -> dict[str, dict]:
         scales = available_scales(name, variant)
         if not scales:
             continue
-        metrics, degraded, training, sources = {}, {}, {}, {}
+        metrics, degraded, training, sources, yours = {}, {}, {}, {}, False
         for s in scales if not spec.multi_scale else scales[:1]:
             path = weight_file_for(name, s, variant)
             meta = read_metadata(path)
@@ -106,9 +106,10 @@ def variant_rows(name: str) -> dict[str, dict]:
                 degraded.setdefault(protocol, {}).update(figures)
             training[key] = meta.get("training", {})
             origin = "shipped" if path.parent == shipped_weights_dir() else "yours"
+            yours = yours or origin == "yours"
             sources[key] = f"{meta.get('source', 'unknown')} ({origin}: {path})"
         out[variant] = {"weights": scales, "purpose": PURPOSE[variant], "metrics": metrics,
-                        "metrics_degraded": degraded, "training": training, "sources": sources}
+                        "metrics_degraded": degraded, "training": training, "sources": sources, "yours": yours}
     return out
 
 
@@ -137,6 +138,7 @@ def model_rows() -> list[dict]:
                 "training": clean.get("training", {}),
                 "sources": clean.get("sources", {}),
                 "variants": variants,
+                "yours": any(v["yours"] for v in variants.values()),
                 "default": name == default,
                 "fastest": name == fastest,
                 "tile_exact": spec.tile_exact,

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, QPointF, QSettings, Qt, QUrl
-from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QMouseEvent, QWheelEvent
-from PySide6.QtWidgets import QApplication, QToolBar
+from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, QPointF, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QMouseEvent, QPalette, QWheelEvent
+from PySide6.QtWidgets import QApplication, QMessageBox, QToolBar
 
-from app import main_window
+from app import dialogs, main_window
 from app.batch import page as batch_page
 from app.main_window import MainWindow
 from app.settings import Settings
@@ -232,11 +232,17 @@ def test_training_wizard_adds_weights_to_picker(window, qtbot, tiny_data, model_
     assert "×3" in window.panel.native.text()
 
     replaced = window.open_training_wizard()  # an existing file is replaced only after a Yes
-    replaced.network_page.scale.setValue(2)
-    replaced.train_page.final_path = final
-    monkeypatch.setattr(wizard_module, "ask", lambda *args: False)
+    replaced.train_page.final_path = final  # named by the file's metadata (x3), as sisr add-model names it
     x2 = (model_dir / "fsrcnn_x2.safetensors").read_bytes()
-    assert replaced.install_weights() is None and (model_dir / "fsrcnn_x2.safetensors").read_bytes() == x2
+    (model_dir / "fsrcnn_x3.safetensors").write_bytes(x2)
+    answers = []
+    monkeypatch.setattr(wizard_module, "ask", lambda *args: answers.append(args[2]) or False)
+    assert replaced.install_weights() is None and (model_dir / "fsrcnn_x3.safetensors").read_bytes() == x2
+    assert "fsrcnn_x3.safetensors exists already" in answers[0]
+    monkeypatch.setattr(wizard_module, "ask", lambda *args: True)
+    assert replaced.install_weights() == model_dir / "fsrcnn_x3.safetensors"
+    assert (model_dir / "fsrcnn_x3.safetensors").read_bytes() == final.read_bytes()
+    assert (model_dir / "fsrcnn_x2.safetensors").read_bytes() == x2 and not list(model_dir.glob(".*"))
     replaced.reject()
 
 
@@ -560,6 +566,24 @@ def test_closing_during_a_batch_asks_then_cancels_it_promptly(window, qtbot, tmp
     assert window.batch.files.topLevelItem(15).text(1) != "done"
 
 
+def test_picker_groups_networks_by_purpose(window):
+    from app.widgets.model_panel import picker_groups
+
+    combo = window.panel.network
+    texts = [combo.itemText(i) for i in range(combo.count())]
+    for heading in ("Recommended", "Your models", "All networks (research)"):
+        assert heading in texts and not combo.model().item(texts.index(heading)).isEnabled()
+    assert any(t.strip().startswith("Best quality: fsrcnn") for t in texts)  # the only trained network: the default
+    assert not combo.model().item(texts.index("   rnsr  (no weights)")).isEnabled()
+    rows = [{"name": n, "weights": w, "default": d, "fastest": f, "yours": y}
+            for n, w, d, f, y in (("big", [2], True, False, False), ("small", [2], False, True, False),
+                                  ("mine", [2], False, False, True), ("bare", [], False, False, False))]
+    groups = dict(picker_groups(rows))
+    assert [e[1] for e in groups["Recommended"]] == ["big", "small"] and "Fastest" in groups["Recommended"][1][0]
+    assert [e[1] for e in groups["Your models"]] == ["mine"]
+    assert ("bare  (no weights)", "bare", False) in groups["All networks (research)"]
+
+
 def test_dark_theme_draws_no_light_line_above_the_canvas(window, qtbot):
     try:
         window.set_theme("dark")
@@ -567,5 +591,26 @@ def test_dark_theme_draws_no_light_line_above_the_canvas(window, qtbot):
         shot = window.views.grab().toImage()
         x = shot.width() - 10  # right of the tabs: across the tab bar's base line and the canvas's top
         assert max(shot.pixelColor(x, y).lightness() for y in range(shot.height() // 2)) < 128
+    finally:
+        window.set_theme("light")
+
+
+def test_about_and_message_boxes_follow_the_dark_theme(window, qtbot):
+    seen = []
+
+    def answer():  # records and closes the box that is up (modal or not)
+        box = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible())
+        seen.append((box.testOption(QMessageBox.Option.DontUseNativeDialog), box.palette().color(QPalette.Window).lightness()))
+        box.reject()
+
+    try:
+        window.set_theme("dark")
+        QTimer.singleShot(200, answer)
+        window.about()
+        qtbot.waitUntil(lambda: len(seen) == 1, timeout=5000)
+        QTimer.singleShot(200, answer)
+        dialogs.ask(window, "Replace files?", "Replace them?")
+        qtbot.waitUntil(lambda: len(seen) == 2, timeout=5000)
+        assert all(qt_drawn and lightness < 128 for qt_drawn, lightness in seen)
     finally:
         window.set_theme("light")

@@ -56,6 +56,20 @@ def describe(row: dict, scale: int) -> str:
     return "<br>".join(lines)
 
 
+def picker_groups(rows: list[dict]) -> list[tuple[str, list[tuple[str, str, bool]]]]:
+    """The picker's groups as (heading, [(label, network, selectable)]): the recommended networks with a
+    plain "good for", the user's own, then every network by its research name."""
+    trained = [r for r in rows if r["weights"]]
+    recommended = [(f"Best quality: {r['name']} (photos, JPEGs and clean images)", r["name"], True)
+                   for r in trained if r["default"]]
+    recommended += [(f"Fastest: {r['name']}", r["name"], True) for r in trained if r.get("fastest") and not r["default"]]
+    yours = [(r["name"], r["name"], True) for r in trained if r.get("yours")]
+    everything = [(r["name"] + ("" if r["weights"] else "  (no weights)"), r["name"], bool(r["weights"]))
+                  for r in sorted(rows, key=lambda r: (not r["weights"], r["name"]))]
+    groups = [("Recommended", recommended), ("Your models", yours), ("All networks (research)", everything)]
+    return [(heading, entries) for heading, entries in groups if entries]
+
+
 class ModelPanel(QWidget):
     """Pickers for how to upscale; ``options()`` gives the chosen values as keyword arguments."""
 
@@ -123,21 +137,26 @@ class ModelPanel(QWidget):
             signal.connect(self.changed)
 
     def set_rows(self, rows: list[dict], preferred: str = "") -> None:
-        """Show these networks; those with weights first and selectable. Keeps the choice if possible."""
+        """Show these networks grouped by purpose (:func:`picker_groups`); networks without weights are
+        listed but not selectable. Keeps the choice if possible, else the default network."""
         current = self.model_name() or preferred
         self.rows = {r["name"]: r for r in rows}
-        ordered = sorted(rows, key=lambda r: (not r["weights"], not r["default"], r["name"]))
         self.network.blockSignals(True)
         self.network.clear()
-        for row in ordered:
-            label = row["name"] + ("" if row["weights"] else "  (no weights)")
-            self.network.addItem(label, row["name"])
-            if not row["weights"]:
-                self.network.model().item(self.network.count() - 1).setEnabled(False)
-        names = [r["name"] for r in ordered if r["weights"]]
-        default = next((r["name"] for r in ordered if r["default"] and r["weights"]), names[0] if names else "")
+        for heading, entries in picker_groups(rows):
+            self.network.addItem(heading)
+            header = self.network.model().item(self.network.count() - 1)
+            header.setEnabled(False)
+            font = header.font()
+            font.setBold(True)
+            header.setFont(font)
+            for label, name, selectable in entries:
+                self.network.addItem("   " + label, name)
+                self.network.model().item(self.network.count() - 1).setEnabled(selectable)
+        names = self.trained_names()
+        default = next((r["name"] for r in rows if r["default"] and r["weights"]), names[0] if names else "")
         choice = current if current in names else default
-        self.network.setCurrentIndex(max(self.network.findData(choice), 0) if choice else -1)
+        self.network.setCurrentIndex(self.network.findData(choice) if choice else -1)
         self.network.blockSignals(False)
         self._network_changed()
 

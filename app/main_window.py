@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.batch.page import BatchPage
-from app.dialogs import ask
+from app.dialogs import ask, message_box
 from app.settings import APPLICATION, ORGANISATION, Settings
 from app.theme import THEMES, app_icon, apply_theme, icon
 from app.upscaling import UpscaleResult, upscale_task
@@ -610,17 +610,20 @@ class MainWindow(QMainWindow):
                     "Qt": qVersion(), "PySide6": pyside_version, "PyTorch": metadata.version("torch"),
                     "qtawesome": metadata.version("qtawesome")}
         rows = "".join(f"<tr><td>{k}</td><td><b>{v}</b></td></tr>" for k, v in versions.items())
-        QMessageBox.about(self, "About SISR Studio",
+        box = message_box(self, QMessageBox.NoIcon, "About SISR Studio",
                           "<h3>SISR Studio</h3><p>Single-image super-resolution: upscale photos with neural "
                           f"networks, convert folders, train your own.</p><table>{rows}</table>"
                           f"<p>{platform.system()} {platform.machine()}</p>")
+        box.setIconPixmap(app_icon().pixmap(64))
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.open()
 
     # -- errors and closing -------------------------------------------------------------------------
     def show_error(self, title: str, message: str, details: str = "") -> None:
         """The one place errors are shown: a status line and a non-blocking dialog with details."""
         self.last_error = f"{title}: {message}"
         self.statusBar().showMessage(self.last_error, 10000)
-        box = QMessageBox(QMessageBox.Warning, title, message, QMessageBox.Ok, self)
+        box = message_box(self, QMessageBox.Warning, title, message)
         if details:
             box.setDetailedText(details)
         box.setAttribute(Qt.WA_DeleteOnClose)

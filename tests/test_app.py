@@ -614,3 +614,16 @@ def test_about_and_message_boxes_follow_the_dark_theme(window, qtbot):
         assert all(qt_drawn and lightness < 128 for qt_drawn, lightness in seen)
     finally:
         window.set_theme("light")
+
+
+def test_transparent_pixels_show_a_checkerboard(qtbot):
+    view = CompareView()
+    qtbot.addWidget(view)
+    view.resize(400, 200)
+    clear = QImage(200, 100, QImage.Format_ARGB32)
+    clear.fill(Qt.transparent)
+    view.set_images(clear, None)
+    shot = view.grab().toImage()
+    rect = view.image_rect().toRect()
+    colours = {shot.pixelColor(x, rect.center().y()).name() for x in range(rect.left() + 2, rect.left() + 40)}
+    assert len(colours) == 2  # two alternating greys, not the flat background

@@ -7,11 +7,23 @@ follow (the side-by-side view). Below 100 % pixels are smoothed, from 100 % up t
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 WHEEL_STEP = 1.25
+CHECKER_PX = 8
+
+
+def checkerboard() -> QBrush:
+    """The usual grey checks that show through transparent pixels."""
+    tile = QPixmap(2 * CHECKER_PX, 2 * CHECKER_PX)
+    tile.fill(QColor(204, 204, 204))
+    painter = QPainter(tile)
+    painter.fillRect(0, 0, CHECKER_PX, CHECKER_PX, QColor(153, 153, 153))
+    painter.fillRect(CHECKER_PX, CHECKER_PX, CHECKER_PX, CHECKER_PX, QColor(153, 153, 153))
+    painter.end()
+    return QBrush(tile)
 
 
 class ImageCanvas(QWidget):
@@ -103,6 +115,8 @@ class ImageCanvas(QWidget):
             painter.setPen(self.palette().color(self.foregroundRole()))
             painter.drawText(self.rect(), Qt.AlignCenter | Qt.TextWordWrap, self.placeholder)
             return
+        if self.pixmap.hasAlphaChannel():
+            painter.fillRect(self.image_rect().intersected(QRectF(self.rect())), checkerboard())
         painter.setRenderHint(QPainter.SmoothPixmapTransform, self.zoom < 1.0)
         self.paint_image(painter)
 

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.batch.page import BatchPage
-from app.dialogs import ask, message_box
+from app.dialogs import ask, error_box, message_box
 from app.settings import APPLICATION, ORGANISATION, Settings
 from app.theme import THEMES, app_icon, apply_theme, icon
 from app.upscaling import UpscaleResult, upscale_task
@@ -620,12 +620,10 @@ class MainWindow(QMainWindow):
 
     # -- errors and closing -------------------------------------------------------------------------
     def show_error(self, title: str, message: str, details: str = "") -> None:
-        """The one place errors are shown: a status line and a non-blocking dialog with details."""
+        """The one place errors are shown: a status line and a non-blocking dialog; the traceback goes to the log."""
         self.last_error = f"{title}: {message}"
         self.statusBar().showMessage(self.last_error, 10000)
-        box = message_box(self, QMessageBox.Warning, title, message)
-        if details:
-            box.setDetailedText(details)
+        box = error_box(self, title, message, details)
         box.setAttribute(Qt.WA_DeleteOnClose)
         box.open()
 

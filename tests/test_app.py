@@ -627,3 +627,14 @@ def test_transparent_pixels_show_a_checkerboard(qtbot):
     rect = view.image_rect().toRect()
     colours = {shot.pixelColor(x, rect.center().y()).name() for x in range(rect.left() + 2, rect.left() + 40)}
     assert len(colours) == 2  # two alternating greys, not the flat background
+
+
+def test_error_details_go_to_a_log_file_not_the_dialog(window, qtbot, tmp_path, model_dir):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    window.open_path(bad)
+    qtbot.waitUntil(lambda: "Could not open broken.png" in window.last_error, timeout=10000)
+    box = next(w for w in window.findChildren(QMessageBox) if w.windowTitle() == "Could not open broken.png")
+    log = model_dir.parent / "logs" / "sisr-studio.log"  # beside the user's models ($SISR_USER_DIR)
+    assert box.detailedText() == "" and "Traceback" not in box.text() + box.informativeText()
+    assert str(log) in box.informativeText() and "Traceback" in log.read_text()

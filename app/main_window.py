@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
         layout.addLayout(bar)
 
         self.batch = BatchPage(self.settings, self.panel, self.workers, self.upscaler_for)
+        self.batch.cancel_button.installEventFilter(self)  # enabled while a batch runs: Esc may cancel it
         self.pages = QTabWidget()
         self.pages.addTab(image_page, "Image")
         self.pages.addTab(self.batch, "Batch folder")
@@ -481,11 +482,18 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Upscaling with {source} for the comparison…", 4000)
         self.workers.start(worker)
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.batch.cancel_button and event.type() == QEvent.EnabledChange:
+            self._set_busy(self.upscale_worker is not None)
+        return False
+
     def _set_busy(self, busy: bool) -> None:
-        has_model = bool(self.panel.model_name())
-        self.upscale_button.setEnabled(not busy and self.image is not None and has_model)
-        self.upscale_action.setEnabled(not busy)
+        """Enable what can run now: Upscale with an image and a network, Cancel while an upscale or batch runs."""
+        can_upscale = not busy and self.image is not None and bool(self.panel.model_name())
+        self.upscale_button.setEnabled(can_upscale)
+        self.upscale_action.setEnabled(can_upscale)
         self.cancel_button.setEnabled(busy)
+        self.cancel_action.setEnabled(busy or self.batch.cancel_button.isEnabled())
         self.progress.setVisible(busy)  # idle, its room goes to the result line
         for widget in (self.save_button, self.save_as_button, self.save_action, self.save_as_action):
             widget.setEnabled(not busy and self.result is not None)

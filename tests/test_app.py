@@ -638,3 +638,23 @@ def test_error_details_go_to_a_log_file_not_the_dialog(window, qtbot, tmp_path, 
     log = model_dir.parent / "logs" / "sisr-studio.log"  # beside the user's models ($SISR_USER_DIR)
     assert box.detailedText() == "" and "Traceback" not in box.text() + box.informativeText()
     assert str(log) in box.informativeText() and "Traceback" in log.read_text()
+
+
+def test_toolbar_upscale_and_cancel_follow_the_work(window, qtbot, tmp_path):
+    actions = lambda: (window.upscale_action.isEnabled(), window.cancel_action.isEnabled())
+    assert actions() == (False, False)  # no image yet
+    window.open_path(save_png(tmp_path / "a.png", 24, 32))
+    qtbot.waitUntil(lambda: window.image is not None, timeout=10000)
+    assert actions() == (True, False)
+    window.start_upscale()
+    assert actions() == (False, True)
+    qtbot.waitUntil(lambda: window.upscale_worker is None, timeout=30000)
+    assert actions() == (True, False)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    save_png(folder / "b.png", 24, 32)
+    window.batch.input.setText(str(folder))
+    window.batch.start()
+    assert actions() == (True, True)  # Esc cancels a batch too
+    qtbot.waitUntil(lambda: window.batch.worker is None, timeout=30000)
+    assert actions() == (True, False)

@@ -192,7 +192,7 @@ class MainWindow(QMainWindow):
         z100 = a("&100 %", lambda: self._zoom(1.0), QKeySequence("Ctrl+1"))
         z200 = a("&200 % (pixels)", lambda: self._zoom(2.0), QKeySequence("Ctrl+2"))
         z400 = a("&400 % (pixels)", lambda: self._zoom(4.0), QKeySequence("Ctrl+4"))
-        zin = a("Zoom &in", lambda: self._zoom("in"), QKeySequence.ZoomIn, "mdi6.magnify-plus")
+        zin = a("Zoom &in", lambda: self._zoom("in"), [QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")], "mdi6.magnify-plus")
         zout = a("Zoom &out", lambda: self._zoom("out"), QKeySequence.ZoomOut, "mdi6.magnify-minus")
         slider = a("&Before / after slider", lambda: self._show_view(0), QKeySequence("F5"), "mdi6.compare")
         side = a("&Side by side", lambda: self._show_view(1), QKeySequence("F6"), "mdi6.view-split-vertical")

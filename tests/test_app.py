@@ -658,3 +658,15 @@ def test_toolbar_upscale_and_cancel_follow_the_work(window, qtbot, tmp_path):
     assert actions() == (True, True)  # Esc cancels a batch too
     qtbot.waitUntil(lambda: window.batch.worker is None, timeout=30000)
     assert actions() == (True, False)
+
+
+def test_ctrl_equals_and_ctrl_plus_zoom_in(window, qtbot, tmp_path):
+    window.open_path(save_png(tmp_path / "a.png", 240, 320))
+    qtbot.waitUntil(lambda: window.image is not None, timeout=10000)
+    window.activateWindow()
+    window.compare.setFocus()
+    qtbot.waitUntil(window.compare.hasFocus, timeout=5000)
+    for key in (Qt.Key_Equal, Qt.Key_Plus):
+        zoom = window.compare.zoom
+        qtbot.keyClick(window.compare, key, Qt.ControlModifier)
+        assert window.compare.zoom == pytest.approx(zoom * 1.25)

@@ -670,3 +670,15 @@ def test_ctrl_equals_and_ctrl_plus_zoom_in(window, qtbot, tmp_path):
         zoom = window.compare.zoom
         qtbot.keyClick(window.compare, key, Qt.ControlModifier)
         assert window.compare.zoom == pytest.approx(zoom * 1.25)
+
+
+def test_before_after_view_shows_its_zoom(qtbot):
+    view = CompareView()
+    qtbot.addWidget(view)
+    view.resize(400, 200)
+    view.set_images(solid(QColor("white"), 400, 200), solid(QColor("white"), 400, 200))
+    view.set_zoom(2.0)
+    assert view.zoom_text() == "200 %"
+    shot = view.grab().toImage()
+    corner = [shot.pixelColor(x, y).lightness() for x in range(330, 396) for y in range(165, 196)]
+    assert min(corner) < 128  # the zoom's dark label sits in the bottom-right corner of the white picture

@@ -56,6 +56,9 @@ class ImageCanvas(QWidget):
     def image_size(self):
         return self.pixmap.size() if self.pixmap else None
 
+    def zoom_text(self) -> str:
+        return f"{self.zoom * 100:.0f} %"
+
     def fit_zoom(self) -> float:
         if not self.pixmap:
             return 1.0
@@ -187,10 +190,16 @@ class CompareView(ImageCanvas):
         return rect.left() + rect.width() * self.divider
 
     def paint_image(self, painter: QPainter) -> None:
-        rect = self.image_rect()
+        """Both pictures split at the divider with their labels, and the zoom in the bottom-right corner."""
         if self.after is None:
             super().paint_image(painter)
-            return
+        else:
+            self._paint_split(painter)
+        self._paint_label(painter, self.zoom_text(), QPointF(self.width() - 8, self.height() - painter.fontMetrics().height() - 14),
+                          Qt.AlignRight)
+
+    def _paint_split(self, painter: QPainter) -> None:
+        rect = self.image_rect()
         x = self.divider_x()
         split = self.pixmap.width() * self.divider
         painter.drawPixmap(QRectF(rect.left(), rect.top(), x - rect.left(), rect.height()), self.pixmap,

@@ -48,7 +48,7 @@ class SideBySideView(QWidget):
 
     def _follow(self, other: ImageCanvas, zoom: float, centre: QPointF) -> None:
         other.set_view(zoom, centre)
-        self.zoom_label.setText(f"{zoom * 100:.0f} %")
+        self.zoom_label.setText(other.zoom_text())
 
     def set_images(self, left: QImage | None, right: QImage | None, caption: str = "Super-resolution") -> None:
         """Show a new pair; ``caption`` names what made the right picture."""

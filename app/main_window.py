@@ -378,9 +378,18 @@ class MainWindow(QMainWindow):
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls() or event.mimeData().hasImage():
             event.acceptProposedAction()
+            self._show_drop_zone(True)
+
+    def dragLeaveEvent(self, event) -> None:
+        self._show_drop_zone(False)
+
+    def _show_drop_zone(self, on: bool) -> None:
+        for canvas in (self.compare, *self.side_by_side.canvases()):
+            canvas.set_drop_target(on)
 
     def dropEvent(self, event) -> None:
         """An image file opens on the image page; a folder becomes the batch input."""
+        self._show_drop_zone(False)
         mime = event.mimeData()
         urls = [u for u in mime.urls() if u.isLocalFile()]
         if urls:

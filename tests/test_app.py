@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, QPointF, QSettings, Qt, QTimer, QUrl
-from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QMouseEvent, QPalette, QWheelEvent
+from PySide6.QtGui import QColor, QDragEnterEvent, QDragLeaveEvent, QDropEvent, QImage, QMouseEvent, QPalette, QWheelEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QToolBar
 
 from app import dialogs, main_window
@@ -682,3 +682,15 @@ def test_before_after_view_shows_its_zoom(qtbot):
     shot = view.grab().toImage()
     corner = [shot.pixelColor(x, y).lightness() for x in range(330, 396) for y in range(165, 196)]
     assert min(corner) < 128  # the zoom's dark label sits in the bottom-right corner of the white picture
+
+
+def test_dragging_a_file_over_the_window_highlights_the_drop_zone(window, qtbot, tmp_path):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(save_png(tmp_path / "a.png", 24, 32)))])
+    highlight = window.compare.palette().color(QPalette.Highlight)
+    edge = lambda: window.compare.grab().toImage().pixelColor(1, window.compare.height() // 2)
+    assert edge() != highlight
+    QApplication.sendEvent(window, QDragEnterEvent(QPointF(50, 50), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    assert edge() == highlight
+    QApplication.sendEvent(window, QDragLeaveEvent())
+    assert edge() != highlight

@@ -7,7 +7,7 @@ follow (the side-by-side view). Below 100 % pixels are smoothed, from 100 % up t
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QImage, QMouseEvent, QPainter, QPalette, QPen, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
@@ -43,6 +43,7 @@ class ImageCanvas(QWidget):
         self.centre = QPointF()
         self.fitting = True
         self._pan_from: QPointF | None = None
+        self.drop_target = False  # a file is dragged over the window: highlighted as the place to drop it
 
     # -- content and view -------------------------------------------------------------------------
     def set_image(self, image: QImage | None) -> None:
@@ -57,7 +58,12 @@ class ImageCanvas(QWidget):
         return self.pixmap.size() if self.pixmap else None
 
     def zoom_text(self) -> str:
+        """The zoom as the views show it: ``200 %``."""
         return f"{self.zoom * 100:.0f} %"
+
+    def set_drop_target(self, on: bool) -> None:
+        self.drop_target = on
+        self.update()
 
     def fit_zoom(self) -> float:
         if not self.pixmap:
@@ -114,14 +120,20 @@ class ImageCanvas(QWidget):
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().color(self.backgroundRole()).darker(115))
-        if not self.pixmap:
+        if self.pixmap:
+            if self.pixmap.hasAlphaChannel():
+                painter.fillRect(self.image_rect().intersected(QRectF(self.rect())), checkerboard())
+            painter.setRenderHint(QPainter.SmoothPixmapTransform, self.zoom < 1.0)
+            self.paint_image(painter)
+        else:
             painter.setPen(self.palette().color(self.foregroundRole()))
             painter.drawText(self.rect(), Qt.AlignCenter | Qt.TextWordWrap, self.placeholder)
-            return
-        if self.pixmap.hasAlphaChannel():
-            painter.fillRect(self.image_rect().intersected(QRectF(self.rect())), checkerboard())
-        painter.setRenderHint(QPainter.SmoothPixmapTransform, self.zoom < 1.0)
-        self.paint_image(painter)
+        if self.drop_target:
+            highlight = self.palette().color(QPalette.Highlight)
+            painter.fillRect(self.rect(), QColor(highlight.red(), highlight.green(), highlight.blue(), 40))
+            painter.setPen(QPen(highlight, 4))
+            painter.setBrush(Qt.NoBrush)
+            painter.drawRect(QRectF(self.rect()).adjusted(2, 2, -2, -2))
 
     def paint_image(self, painter: QPainter) -> None:
         painter.drawPixmap(self.image_rect(), self.pixmap, QRectF(self.pixmap.rect()))

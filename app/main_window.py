@@ -200,7 +200,8 @@ class MainWindow(QMainWindow):
                   "mdi6.folder-multiple-image", "Convert a whole folder")
         train = a("&Train a network…", self.open_training_wizard, QKeySequence("Ctrl+T"), "mdi6.school",
                   "Train or fine-tune a network on your images")
-        about = a("&About SISR Studio", self.about, QKeySequence.HelpContents, "mdi6.information")
+        keys = a("&Keyboard shortcuts", self.show_shortcuts, QKeySequence("F1"), "mdi6.keyboard")
+        about = a("&About SISR Studio", self.about, None, "mdi6.information")
         add_model = a("Add &model…", self.add_model_dialog, None, "mdi6.brain",
                       "Check a weight file and add it to the network picker")
 
@@ -234,7 +235,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.dock.toggleViewAction())
         tools = menu.addMenu("&Tools")
         tools.addActions([batch, train])
-        menu.addMenu("&Help").addAction(about)
+        menu.addMenu("&Help").addActions([keys, about])
 
         toolbar = QToolBar("Main")
         toolbar.setObjectName("main_toolbar")
@@ -621,6 +622,20 @@ class MainWindow(QMainWindow):
         worker.returned.connect(lambda target: (self.load_models(), self.statusBar().showMessage(
             f"Model added: {target}", 10000)))
         return self.workers.start(worker)
+
+    def show_shortcuts(self) -> None:
+        """List every menu command that has keys (read from the actions, so the list cannot go stale)."""
+        rows = []
+        for menu in (a.menu() for a in self.menuBar().actions()):
+            for action in menu.actions():
+                if action.shortcuts():
+                    keys = ", ".join(k.toString(QKeySequence.NativeText) for k in action.shortcuts())
+                    rows.append(f"<tr><td>{action.text().replace('&', '')}</td><td><b>{keys}</b></td></tr>")
+        box = message_box(self, QMessageBox.NoIcon, "Keyboard shortcuts",
+                          f"<table cellspacing='4'>{''.join(rows)}</table><p>In the views: the wheel zooms, dragging "
+                          "pans, double-click fits; ← and → move the before/after divider.</p>")
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.open()
 
     def about(self) -> None:
         versions = {"SISR Studio": metadata.version("sisr-studio"), "Python": platform.python_version(),

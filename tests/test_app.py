@@ -694,3 +694,15 @@ def test_dragging_a_file_over_the_window_highlights_the_drop_zone(window, qtbot,
     assert edge() == highlight
     QApplication.sendEvent(window, QDragLeaveEvent())
     assert edge() != highlight
+
+
+def test_f1_lists_the_keyboard_shortcuts(window, qtbot):
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    qtbot.keyClick(window, Qt.Key_F1)
+    box = next(w for w in window.findChildren(QMessageBox) if w.isVisible())
+    assert box.windowTitle() == "Keyboard shortcuts"
+    assert "Zoom in" in box.text() and "Ctrl+=" in box.text() and "Upscale" in box.text()
+    box.reject()
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    assert [a.text() for a in help_menu.actions()] == ["&Keyboard shortcuts", "&About SISR Studio"]

@@ -120,7 +120,7 @@ class MainWindow(QMainWindow):
         scroll.setMinimumWidth(self.panel.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 12)
         self.dock = QDockWidget("Upscale settings", self)
         self.dock.setObjectName("upscale_settings")
-        self.dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        self.dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable | QDockWidget.DockWidgetClosable)
         self.dock.setWidget(scroll)
         self.addDockWidget(Qt.LeftDockWidgetArea, self.dock)
 

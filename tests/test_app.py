@@ -706,3 +706,13 @@ def test_f1_lists_the_keyboard_shortcuts(window, qtbot):
     box.reject()
     help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
     assert [a.text() for a in help_menu.actions()] == ["&Keyboard shortcuts", "&About SISR Studio"]
+
+
+def test_view_menu_toggles_the_settings_panel(window, qtbot):
+    view_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    toggle = next(a for a in view_menu.actions() if a.text() == "Upscale settings")
+    assert toggle.isEnabled() and toggle.isChecked()
+    toggle.trigger()
+    assert not window.dock.isVisible() and not toggle.isChecked()
+    toggle.trigger()
+    assert window.dock.isVisible() and toggle.isChecked()

@@ -116,11 +116,14 @@ class MainWindow(QMainWindow):
         scroll.setWidget(self.panel)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.NoFrame)
-        scroll.setViewportMargins(8, 0, 4, 0)
-        scroll.setMinimumWidth(self.panel.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 12)
+        left, right = 8, 4
+        scroll.setViewportMargins(left, 0, right, 0)
+        scroll.setMinimumWidth(self.panel.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+                               + left + right)  # never a horizontal scrollbar
         self.dock = QDockWidget("Upscale settings", self)
         self.dock.setObjectName("upscale_settings")
-        self.dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable | QDockWidget.DockWidgetClosable)
+        self.dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
+                              | QDockWidget.DockWidgetClosable)
         self.dock.setWidget(scroll)
         self.addDockWidget(Qt.LeftDockWidgetArea, self.dock)
 
@@ -139,7 +142,7 @@ class MainWindow(QMainWindow):
         self.progress.setFormat("%v / %m tiles")
         self.progress.setTextVisible(False)
         self.result_label = QLabel("No image yet")
-        self.result_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # a long line must not widen the window
+        self.result_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # long texts must not widen it
         self.save_button = QPushButton("Save")
         self.save_as_button = QPushButton("Save As…")
         self.upscale_button.clicked.connect(self.start_upscale)
@@ -192,7 +195,8 @@ class MainWindow(QMainWindow):
         z100 = a("&100 %", lambda: self._zoom(1.0), QKeySequence("Ctrl+1"))
         z200 = a("&200 % (pixels)", lambda: self._zoom(2.0), QKeySequence("Ctrl+2"))
         z400 = a("&400 % (pixels)", lambda: self._zoom(4.0), QKeySequence("Ctrl+4"))
-        zin = a("Zoom &in", lambda: self._zoom("in"), [QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")], "mdi6.magnify-plus")
+        zin = a("Zoom &in", lambda: self._zoom("in"), [QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")],
+                "mdi6.magnify-plus")
         zout = a("Zoom &out", lambda: self._zoom("out"), QKeySequence.ZoomOut, "mdi6.magnify-minus")
         slider = a("&Before / after slider", lambda: self._show_view(0), QKeySequence("F5"), "mdi6.compare")
         side = a("&Side by side", lambda: self._show_view(1), QKeySequence("F6"), "mdi6.view-split-vertical")

@@ -207,8 +207,8 @@ class CompareView(ImageCanvas):
             super().paint_image(painter)
         else:
             self._paint_split(painter)
-        self._paint_label(painter, self.zoom_text(), QPointF(self.width() - 8, self.height() - painter.fontMetrics().height() - 14),
-                          Qt.AlignRight)
+        bottom = self.height() - painter.fontMetrics().height() - 14
+        self._paint_label(painter, self.zoom_text(), QPointF(self.width() - 8, bottom), Qt.AlignRight)
 
     def _paint_split(self, painter: QPainter) -> None:
         rect = self.image_rect()

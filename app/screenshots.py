@@ -1,7 +1,8 @@
 """Take the README screenshots from the real app on an X display (e.g. Xvfb) with ImageMagick's ``import``.
 
 ``DISPLAY=:99 SISR_USER_DIR=/tmp/u python -m app.screenshots resources/screenshots --train-data DIR``
-drives the window the way a user would (open the sample, upscale, compare, run a batch, train) and
+drives the window the way a user would (open the sample, upscale, compare, compare photo and clean
+weights on a JPEG made from ``--photo``, run a batch, train) and
 captures the screen after each step. Settings go to a temporary file, never the user's.
 """
 from __future__ import annotations
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--train-data", required=True, help="a folder of HR images for the training screenshot")
     parser.add_argument("--train-steps", type=int, default=300)
+    parser.add_argument("--photo", help="an image to save as a JPEG and compare photo and clean weights on")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="sisr_screens_"))
@@ -82,6 +84,21 @@ def main(argv: list[str] | None = None) -> int:
     wait_until(lambda: window.side_by_side.right.isVisible())
     window.side_by_side.right.look_at(4.0, QPointF(150, 110))
     capture(args.out, "side_by_side.png")
+
+    if args.photo:  # a JPEG: the photo weights run by themselves; the left side shows the clean weights
+        from PIL import Image
+
+        jpeg = scratch / f"{Path(args.photo).stem}.jpg"
+        Image.open(args.photo).convert("RGB").save(jpeg, quality=70)
+        window.open_path(jpeg)
+        wait_until(lambda: window.image is not None and window.source_path == jpeg)
+        window.start_upscale()
+        wait_until(lambda: window.result is not None and window.upscale_worker is None)
+        model = window.panel.model_name()
+        window.side_by_side.left_source.setCurrentText(f"{model} (clean weights)")
+        wait_until(lambda: window.upscale_worker is None)
+        window.side_by_side.right.look_at(3.0, QPointF(128, 128))
+        capture(args.out, "photo_vs_clean.png")
 
     batch_in, batch_out = scratch / "photos", scratch / "upscaled"
     batch_in.mkdir()

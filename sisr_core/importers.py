@@ -344,17 +344,52 @@ def export_onnx(model, scale: int, path: str | os.PathLike, opset: int = 17) -> 
 # --- Installing a model for the user --------------------------------------------------------------------
 
 
+def weights_variant(meta: dict) -> str:
+    """Which weights of a network a file holds: ``photo`` when marked so or trained on the photo degradation
+    (as ``scripts/publish_weights.py`` names them), else ``clean``."""
+    return meta.get("variant") or ("photo" if meta.get("training", {}).get("degradation") == "photo" else "clean")
+
+
+def install_target(path: str | os.PathLike) -> Path:
+    """Where :func:`install_weights` puts a weight file of ours: the user's model folder, under the one name the
+    loader looks for, from the file's own metadata (``{model}_x{scale}``, ``{model}_photo_x{scale}``, ``{model}``)."""
+    from sisr_core.weights import read_metadata, user_models_dir, weights_filename
+
+    meta = read_metadata(path)
+    if "model" not in meta:
+        raise WeightsError(f"{path}: the file does not say which network it is")
+    scales = [int(s) for s in meta.get("scales", []) if s]
+    multi_scale = get_spec(meta["model"]).multi_scale
+    if not multi_scale and not scales:
+        raise WeightsError(f"{path}: the file does not say its scale")
+    return user_models_dir() / weights_filename(meta["model"], None if multi_scale else scales[0], weights_variant(meta))
+
+
+def install_weights(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Copy a weight file of ours to :func:`install_target`, atomically; an installed file is replaced only
+    with ``overwrite``. The one installer of ``sisr add-model`` and the training wizard."""
+    import shutil
+
+    target = install_target(path)
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target}: a model is installed there already (use --overwrite to replace it)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.part")
+    shutil.copyfile(path, partial)
+    os.replace(partial, target)
+    return target
+
+
 def add_model(path: str | os.PathLike, name: str | None = None, overwrite: bool = False) -> Path:
     """Check a weight file (keys, shapes, a tiny forward pass) and install it in the user's model folder.
 
     Accepts our safetensors files, official EDSR/WDSR state dicts and the Keras project's HDF5 files
-    (``name`` needed for the last two). Returns the installed file, named as the loader finds it.
+    (``name`` needed for the last two). Returns the installed file, named as the loader finds it
+    (:func:`install_weights`; photo weights as the network's photo weights).
     """
-    import shutil
     import tempfile
 
     from sisr_core.inference.engine import load_model
-    from sisr_core.weights import user_models_dir, weights_filename
 
     path = Path(path)
     with tempfile.TemporaryDirectory() as tmp:
@@ -379,11 +414,4 @@ def add_model(path: str | os.PathLike, name: str | None = None, overwrite: bool 
         if out.shape != (1, 3, size * scale, size * scale) or not torch.isfinite(out).all():
             raise WeightsError(f"{path}: a test run gave {tuple(out.shape)} {'' if torch.isfinite(out).all() else 'non-finite '}"
                                f"output instead of (1, 3, {size * scale}, {size * scale})")
-        target = user_models_dir() / weights_filename(model.name, None if model.spec.multi_scale else scale)
-        if target.exists() and not overwrite:
-            raise FileExistsError(f"{target}: a model is installed there already (use --overwrite to replace it)")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.part")
-        shutil.copyfile(converted, partial)
-        os.replace(partial, target)
-    return target
+        return install_weights(converted, overwrite)

@@ -312,3 +312,24 @@ def test_add_model_checks_and_installs(tmp_path, monkeypatch, capsys):
     assert sisr(["add-model", str(broken), "--model", "edsr-baseline", "--overwrite"]) == 2
     assert "missing keys" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "user" / "models").iterdir()) == ["edsr-baseline_x3.safetensors", "sr.safetensors"]
+
+
+def test_install_weights_names_photo_weights_as_the_networks_photo_weights(tmp_path, monkeypatch, capsys,
+                                                                          trained_weights):
+    """`sisr add-model` and the training wizard install through one function: the name comes from the file's
+    metadata, photo-trained weights become the network's photo weights, nothing is replaced silently."""
+    from sisr_core.cli import main as sisr
+    from sisr_core.weights import read_weights, save_weights
+
+    monkeypatch.setenv("SISR_USER_DIR", str(tmp_path / "user"))
+    models = tmp_path / "user" / "models"
+    state, meta = read_weights(trained_weights[4])
+    photo = tmp_path / "final.safetensors"
+    save_weights(photo, state, {**meta, "training": {**meta["training"], "degradation": "photo"}})
+    assert importers.install_target(trained_weights[4]) == models / "fsrcnn_x4.safetensors"
+    assert importers.install_target(photo) == models / "fsrcnn_photo_x4.safetensors"
+    assert sisr(["add-model", str(photo)]) == 0 and "fsrcnn_photo_x4.safetensors" in capsys.readouterr().out
+    with pytest.raises(FileExistsError, match="already"):
+        importers.install_weights(photo)
+    assert importers.install_weights(trained_weights[4]) == models / "fsrcnn_x4.safetensors"
+    assert sorted(p.name for p in models.iterdir()) == ["fsrcnn_photo_x4.safetensors", "fsrcnn_x4.safetensors"]

@@ -281,3 +281,19 @@ def test_random_degradations_validate_on_images_fixed_by_the_seed(tiny_data, tmp
     images = SRImageSet.from_folders([tiny_data], degradation)
     lr, hr = images.validation_pairs(2)[3]
     assert torch.equal(lr, images.degradation(hr, 2, np.random.default_rng(3)))
+
+
+def test_schedule_and_step_time_are_the_trainers(tmp_path):
+    """The wizard's rules live in the trainer: intervals for a number of steps (TrainConfig fills what is not
+    given; the default 10,000 steps keep warm-up 100, validation every 500, a log line every 10) and the time
+    of the trainer's own step, measured without reading data or writing files."""
+    from sisr_core.training.trainer import measure_step_seconds, training_schedule
+
+    assert training_schedule(10000) == {"warmup": 100, "val_every": 500, "preview_every": 200, "log_every": 10}
+    assert training_schedule(6) == {"warmup": 1, "val_every": 1, "preview_every": 1, "log_every": 1}
+    default = TrainConfig(model="fsrcnn", scale=2, data=[])
+    assert (default.warmup, default.val_every, default.log_every, default.preview_every) == (100, 500, 10, 0)
+    short = TrainConfig(model="fsrcnn", scale=2, data=[], steps=200, val_every=7)
+    assert (short.warmup, short.val_every, short.log_every) == (20, 7, 2)
+    seconds = measure_step_seconds(TrainConfig(model="fsrcnn", scale=3, data=[str(tmp_path / "none")], batch=2, patch=12))
+    assert 0 < seconds < 10 and list(tmp_path.iterdir()) == []

@@ -5,6 +5,10 @@ A :class:`TrainingRun` owns a run folder (``config.json``, ``checkpoint.pt``, ``
 :class:`TrainingEvent` objects and never prints; ``cancel()`` and ``pause()`` may be called from
 another thread. Checkpoints hold only tensors and plain values, so they load with
 ``torch.load(weights_only=True)``; a cancelled or killed run resumes where it stopped.
+
+The rules both front ends need before a run live here too: :func:`training_schedule` (warm-up,
+validation, preview and log intervals for a number of steps; ``TrainConfig`` fills what is not given
+from it) and :func:`measure_step_seconds` (the trainer's own step, timed, for an estimate).
 """
 from __future__ import annotations
 
@@ -39,6 +43,14 @@ BEST = "best.safetensors"
 FINAL = "final.safetensors"
 
 
+def training_schedule(steps: int) -> dict[str, int]:
+    """Intervals that suit a run of ``steps``: learning-rate warm-up (100 steps, at most a tenth of the run),
+    validation every twentieth of the run, a preview every fiftieth, a log line every hundredth (at most 10
+    steps apart). For the default 10,000 steps: warm-up 100, validation every 500, log every 10."""
+    return {"warmup": min(100, max(steps // 10, 1)), "val_every": max(steps // 20, 1),
+            "preview_every": max(steps // 50, 1), "log_every": max(min(steps // 100, 10), 1)}
+
+
 @dataclass
 class TrainConfig:
     """Everything that defines a training run; saved as ``config.json`` in the run folder."""
@@ -55,7 +67,7 @@ class TrainConfig:
     patch: int = 48  # LR patch side in pixels
     lr: float = 2e-4
     min_lr_ratio: float = 0.01  # cosine schedule ends at lr * min_lr_ratio
-    warmup: int = 100
+    warmup: int | None = None  # None: from training_schedule(steps), as val_every and log_every
     loss: str = "l1"
     grad_clip: float = 0.0
     ema: float = 0.999  # 0 disables the moving average of the weights
@@ -68,14 +80,20 @@ class TrainConfig:
     adversarial_weight: float = 0.0
     vgg_weights: str | None = None
     allow_download: bool = False
-    val_every: int = 500
+    val_every: int | None = None
     checkpoint_minutes: float = 5.0
-    log_every: int = 10
-    preview_every: int = 0
+    log_every: int | None = None
+    preview_every: int = 0  # 0: no preview events (the wizard shows them: training_schedule has its interval)
     seed: int = 0
     num_workers: int = 0
     precision: str = "auto"  # bf16 mixed precision (fp32 master weights) or fp32; auto: bf16 where the CPU has it
     command: str = ""  # the command line that started the run, for the weights' metadata
+
+    def __post_init__(self) -> None:
+        schedule = training_schedule(self.steps)
+        for name in ("warmup", "val_every", "log_every"):
+            if getattr(self, name) is None:
+                setattr(self, name, schedule[name])
 
     def train_scales(self) -> list[int]:
         return self.scales or [self.scale]
@@ -251,11 +269,7 @@ class TrainingRun:
         torch.manual_seed(cfg.seed + rank)
         self.out.mkdir(parents=True, exist_ok=True)
         ckpt = self._load_checkpoint()
-        net = self._network().to(memory_format=torch.channels_last)  # channels-last: oneDNN convs train ~30% faster on CPUs
-        optim = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
-        ema = AveragedModel(net, avg_fn=ema_average(cfg.ema), use_buffers=True) if cfg.ema else None
-        disc, optim_d, perceptual = self._gan_parts()
-        teacher = self._teacher()
+        net, optim, ema, disc, optim_d, perceptual, teacher = self._parts()
         if ckpt:
             net.load_state_dict(ckpt["params"])
             optim.load_state_dict(ckpt["optimizer"])
@@ -275,6 +289,15 @@ class TrainingRun:
         return TrainState(net, model, optim, ema, disc, optim_d, perceptual, teacher, iter(loader), val_pairs,
                           started=now, last_checkpoint=now, seconds_before=ckpt.get("seconds", 0.0) if ckpt else 0.0,
                           start_step=self.step)
+
+    def _parts(self) -> tuple:
+        """The network (channels-last: oneDNN convs train ~30% faster on CPUs), its optimiser and moving
+        average, the GAN parts and the teacher: what a step needs, before any checkpoint is loaded."""
+        cfg = self.config
+        net = self._network().to(memory_format=torch.channels_last)
+        optim = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
+        ema = AveragedModel(net, avg_fn=ema_average(cfg.ema), use_buffers=True) if cfg.ema else None
+        return (net, optim, ema, *self._gan_parts(), self._teacher())
 
     # -- the loop --------------------------------------------------------------------------------
     def train_step(self, state: TrainState, lr_batch: torch.Tensor, hr_batch: torch.Tensor, scale: int) -> dict[str, float]:
@@ -489,3 +512,24 @@ class TrainingRun:
         if new:
             writer.writerow(["step", "pixel_loss", "total_loss", "lr", "val_psnr", "seconds"])
         return writer
+
+
+def measure_step_seconds(config: TrainConfig, repeats: int = 2) -> float:
+    """Seconds one training step of ``config`` takes on this computer: the trainer's own ``train_step`` (its
+    precision, losses, moving average, teacher) on random patches of the batch and patch size, best of
+    ``repeats`` after a warm-up step. Reading and degrading patches and validation are not included; no
+    file is read but ``init``/``teacher`` weights, none is written."""
+    run = TrainingRun(config, Path(os.devnull))
+    torch.manual_seed(config.seed)
+    net, optim, ema, disc, optim_d, perceptual, teacher = run._parts()
+    net.train()
+    now = time.time()
+    state = TrainState(net, net, optim, ema, disc, optim_d, perceptual, teacher, iter(()), [], now, now, 0.0, 0)
+    scale, patch = config.scale, config.patch
+    lr_batch, hr_batch = torch.rand(config.batch, 3, patch, patch), torch.rand(config.batch, 3, patch * scale, patch * scale)
+    seconds = []
+    for _ in range(repeats + 1):
+        started = time.perf_counter()
+        run.train_step(state, lr_batch, hr_batch, scale)
+        seconds.append(time.perf_counter() - started)
+    return min(seconds[1:])

@@ -2,14 +2,14 @@
 then the run itself in a worker thread through ``sisr_core``'s ``TrainingRun``, with live loss and
 validation-PSNR plots, a preview crop, pause/resume and cancel (which keeps the last checkpoint).
 
-When the run finishes, its weights are copied into the user's model folder as
-``{model}_x{scale}.safetensors`` (the only name the loader recognises), asking before replacing a
-file, and ``weights_installed`` tells the window to refresh the network picker.
+The rules are ``sisr_core``'s, shared with ``sisr train`` and ``sisr add-model``: the schedule for a
+number of steps (``training_schedule``), the time of a step (``measure_step_seconds``, the trainer's own
+step) and the installer (``install_weights``): when the run finishes, its weights go into the user's
+model folder under the name the loader looks for (photo weights as the network's photo weights),
+asking before replacing a file, and ``weights_installed`` tells the window to refresh the picker.
 """
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from pathlib import Path
 
@@ -212,32 +212,16 @@ class SettingsPage(QWizardPage):
         self.measure()
 
     def measure(self) -> None:
-        """Time two training steps of the chosen network at this batch and patch size, in a worker."""
+        """Time training steps of the run these pages describe (the trainer's own step), in a worker."""
         if self.measuring is not None:
             self.timer.start()
             return
-        wizard = self.wizard()
-        model, scale = wizard.network_page.model_name(), wizard.network_page.scale.value()
-        batch, patch = self.batch.value(), self.patch.value()
+        config = self.wizard().train_config()
 
         def task(report, aborted):
-            import torch
+            from sisr_core.training.trainer import measure_step_seconds
 
-            from sisr_core.models.registry import build_model, get_spec
-
-            net = build_model(model, scale)
-            channels = get_spec(model).default_config.get("num_in_ch", 3)
-            side = patch * scale if get_spec(model).pre_upsample else patch
-            x = torch.rand(batch, channels, side, side)
-            optim = torch.optim.Adam(net.parameters())
-            timings = []
-            for _ in range(3):
-                started = time.perf_counter()
-                net(x).mean().backward()
-                optim.step()
-                optim.zero_grad()
-                timings.append(time.perf_counter() - started)
-            return min(timings[1:])
+            return measure_step_seconds(config)
 
         self.measuring = Worker(task, "Could not measure the training speed")
         self.measuring.returned.connect(self._measured)
@@ -377,7 +361,9 @@ class TrainPage(QWizardPage):
         self.cancel_button.setEnabled(False)
 
     def is_running(self) -> bool:
-        return self.worker is not None
+        """Training is under way: a run whose final weights are written is done, even before its thread ends
+        (closing then asks nothing)."""
+        return self.worker is not None and self.final_path is None
 
     def isComplete(self) -> bool:
         return self.final_path is not None
@@ -408,9 +394,9 @@ class TrainingWizard(QWizard):
         self.started_at = time.strftime("%Y%m%d-%H%M%S")
 
     def train_config(self):
-        """The ``TrainConfig`` the pages describe."""
+        """The ``TrainConfig`` the pages describe, on the schedule ``training_schedule`` gives its steps."""
         from sisr_core.inference.engine import weight_file_for
-        from sisr_core.training.trainer import TrainConfig
+        from sisr_core.training.trainer import TrainConfig, training_schedule
 
         net, s = self.network_page, self.settings_page
         model, scale = net.model_name(), net.scale.value()
@@ -419,8 +405,7 @@ class TrainingWizard(QWizard):
         return TrainConfig(
             model=model, scale=scale, data=self.data_page.folder_list(), val=[validation] if validation else [],
             val_holdout=0 if validation else 2, degradation=net.degradation.currentData(), steps=steps,
-            batch=s.batch.value(), patch=s.patch.value(), warmup=min(100, max(steps // 10, 1)),
-            val_every=max(steps // 20, 1), preview_every=max(steps // 50, 1), log_every=max(min(steps // 100, 10), 1),
+            batch=s.batch.value(), patch=s.patch.value(), **training_schedule(steps),
             init=str(weight_file_for(model, scale)) if net.finetune.isChecked() else None,
             command=f"SISR Studio training wizard ({model} x{scale}, {steps} steps)",
         )
@@ -433,20 +418,15 @@ class TrainingWizard(QWizard):
         return user_models_dir().parent / "runs" / f"{net.model_name()}_x{net.scale.value()}_{self.started_at}"
 
     def install_weights(self) -> Path | None:
-        """Copy the final weights to ``user_models_dir()/{model}_x{scale}.safetensors``; asks before replacing."""
-        from sisr_core.models.registry import get_spec
-        from sisr_core.weights import user_models_dir, weights_filename
+        """Install the final weights as ``sisr add-model`` does (``install_weights``); asks before replacing."""
+        from sisr_core.importers import install_target, install_weights
 
         source = self.train_page.final_path
-        model, scale = self.network_page.model_name(), self.network_page.scale.value()
-        target = user_models_dir() / weights_filename(model, None if get_spec(model).multi_scale else scale)
+        target = install_target(source)
         if target.exists() and not ask(self, "Replace weights?", f"{target} exists already.\n\nReplace it with the "
                                        f"weights just trained? (If not, they stay in {source.parent}.)"):
             return None
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.partial")
-        shutil.copyfile(source, partial)
-        os.replace(partial, target)
+        target = install_weights(source, overwrite=True)
         self.installed_path = target
         self.weights_installed.emit(str(target))
         return target

@@ -60,7 +60,7 @@ def picker_groups(rows: list[dict]) -> list[tuple[str, list[tuple[str, str, bool
     """The picker's groups as (heading, [(label, network, selectable)]): the recommended networks with a
     plain "good for", the user's own, then every network by its research name."""
     trained = [r for r in rows if r["weights"]]
-    recommended = [(f"Best quality: {r['name']} (photos, JPEGs and clean images)", r["name"], True)
+    recommended = [(f"Best quality: {r['name']}", r["name"], True)
                    for r in trained if r["default"]]
     recommended += [(f"Fastest: {r['name']}", r["name"], True) for r in trained if r.get("fastest") and not r["default"]]
     yours = [(r["name"], r["name"], True) for r in trained if r.get("yours")]

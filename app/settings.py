@@ -53,7 +53,7 @@ class Settings:
 
     @property
     def mode(self) -> str:
-        return self._get("upscale/mode", "patch")
+        return self._get("upscale/mode", "auto")
 
     @mode.setter
     def mode(self, value: str) -> None:

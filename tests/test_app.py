@@ -716,3 +716,22 @@ def test_view_menu_toggles_the_settings_panel(window, qtbot):
     assert not window.dock.isVisible() and not toggle.isChecked()
     toggle.trigger()
     assert window.dock.isVisible() and toggle.isChecked()
+
+
+def test_dropping_another_folder_clears_the_previous_batch(window, qtbot, tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder in (first, second):
+        folder.mkdir()
+        save_png(folder / "p.png", 16, 16)
+    drop_file(window, first)
+    window.batch.output.setText(str(tmp_path / "out"))
+    qtbot.mouseClick(window.batch.start_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.batch.summary_counts is not None and window.batch.worker is None, timeout=30000)
+    assert window.batch.files.topLevelItemCount() == 1 and window.batch.summary.text()
+    drop_file(window, second)
+    assert window.batch.files.topLevelItemCount() == 0 and window.batch.summary.text() == ""
+    assert window.batch.summary_counts is None and window.batch.progress.value() <= 0
+
+
+def test_window_upscales_in_the_command_lines_automatic_mode_by_default(window, settings):
+    assert settings.mode == "auto" and window.panel.options()["mode"] == "auto"

@@ -123,11 +123,21 @@ class BatchPage(QWidget):
         layout.addWidget(self.files, 1)
         layout.addWidget(self.summary)
 
+        self.input.textChanged.connect(self._forget_results)
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.panel.changed.connect(self._show_network)
         self.panel.network.currentIndexChanged.connect(self._show_network)
         self._show_network()
+
+    def _forget_results(self) -> None:
+        """A new input folder: the previous batch's list, progress and summary no longer apply."""
+        if self.worker is None:
+            self.files.clear()
+            self.progress.reset()
+            self.eta.clear()
+            self.summary.clear()
+            self.summary_counts = None
 
     def _folder_row(self, edit: QLineEdit, purpose: str) -> QHBoxLayout:
         browse = QPushButton(icon("mdi6.folder-open"), "Browse…")

@@ -101,11 +101,12 @@ class ModelPanel(QWidget):
                               "by chaining passes (then a high-quality downscale)")
         self.native = QLabel()
         self.mode = QComboBox()
+        self.mode.addItem("Automatic (as sisr upscale)", "auto")
         self.mode.addItem("Patch (low memory)", "patch")
-        self.mode.addItem("Fast (large tiles)", "fast")
-        self.mode.setToolTip("Both give the same pixels: patch uses tiles of the chosen size, fast 256 px "
-                             "tiles; either is capped to what this computer runs in under half a second, so "
-                             "Cancel stops within a second")
+        self.mode.addItem("Fast (whole image)", "fast")
+        self.mode.setToolTip("All give the same pixels: automatic runs the whole image, or tiles when it would not "
+                             "fit in memory, exactly as the command line; patch uses tiles of the chosen size; fast "
+                             "the whole image at once. Cancel stops within a second in every mode")
         self.patch = QSpinBox()
         self.patch.setRange(32, 1024)
         self.patch.setSingleStep(32)

@@ -1,69 +1,70 @@
 """Regenerate the README's "Photos and JPEGs" table: clean and degraded protocols, clean and photo weights.
 
 Usage: .venv/bin/python scripts/photo_table.py [--write]   (--write replaces the table in README.md)
-Every figure is measured here by sisr_core.evaluation (what `sisr eval --degradation P` prints), with the
-LR images of the degraded protocols written as real JPEG files: bicubic, OpenCV's FSRCNN, the default
-network's clean and photo weights, and the fast network's photo weights, on Set5 and Set14 at x2 and x4.
+Our rows are the figures scripts/publish_weights.py recorded in the weights' metadata (measured by
+sisr_core.evaluation: what `sisr eval --degradation P --variant V` prints); bicubic and OpenCV's FSRCNN
+are measured here by the same code. The LR images of the degraded protocols are real JPEG files.
 """
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from readme_block import print_or_write
 from sisr_core.anchors import OpenCVUpscaler
 from sisr_core.data.protocols import PROTOCOLS
 from sisr_core.evaluation import evaluate_methods
-from sisr_core.inference.engine import Upscaler, available_scales
-from sisr_core.zoo import default_model
+from sisr_core.zoo import default_model, variant_rows
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 BENCH = [str(SHARED / "datasets" / "benchmark" / n) for n in ("Set5", "Set14")]
+SETS = ("Set5", "Set14")
 FAST = "fsrcnn"
 SCALES = (2, 4)
 START, END = "<!-- photo-table:start -->", "<!-- photo-table:end -->"
 
 
-def methods(scale: int) -> list[tuple[str, object]]:
-    """(label, upscaler) rows for one scale; None is bicubic. Missing photo weights are left out."""
+def anchor_figures(scale: int) -> dict[str, dict]:
+    """label -> {(protocol, dataset): psnr} for bicubic and OpenCV's FSRCNN, measured now."""
+    opencv = OpenCVUpscaler(SHARED / "anchors" / "opencv_dnn_superres" / f"FSRCNN_x{scale}.pb")
+    methods = [("bicubic", None), ("OpenCV FSRCNN", opencv)]
+    out: dict[str, dict] = {label: {} for label, _ in methods}
+    for protocol in PROTOCOLS:
+        for r in evaluate_methods(methods, scale, BENCH, degradation=protocol):
+            out[r["method"]][(protocol, r["dataset"])] = r["psnr"]
+    return out
+
+
+def our_figures(scale: int) -> dict[str, dict]:
+    """label -> {(protocol, dataset): psnr} from the metadata of the default's and the fast network's weights."""
     default = default_model()
-    rows: list[tuple[str, object]] = [("bicubic", None),
-                                      ("OpenCV FSRCNN", OpenCVUpscaler(SHARED / "anchors" / "opencv_dnn_superres" / f"FSRCNN_x{scale}.pb")),
-                                      (f"{default} clean (default on PNG)", Upscaler(default, device="cpu"))]
-    if scale in available_scales(default, "photo"):
-        rows.append((f"{default} photo (default on JPEG)", Upscaler(default, device="cpu", variant="photo")))
-    if scale in available_scales(FAST, "photo"):
-        rows.append((f"{FAST} photo (fastest)", Upscaler(FAST, device="cpu", variant="photo")))
-    return rows
+    wanted = [(default, "clean", f"{default} clean (default on PNG)"), (default, "photo", f"{default} photo (default on JPEG)"),
+              (FAST, "clean", f"{FAST} clean"), (FAST, "photo", f"{FAST} photo (fastest)")]
+    out = {}
+    for name, variant, label in wanted:
+        v = variant_rows(name).get(variant)
+        if not v or scale not in v["weights"]:
+            continue
+        by_protocol = {"clean": v["metrics"], **v["metrics_degraded"]}
+        out[label] = {(p, d): by_protocol.get(p, {}).get(f"x{scale}", {}).get(d, {}).get("psnr")
+                      for p in PROTOCOLS for d in SETS}
+    return out
 
 
-def measure() -> list[dict]:
-    rows = []
-    for scale in SCALES:
-        ms = methods(scale)
-        for protocol in PROTOCOLS:
-            rows += evaluate_methods(ms, scale, BENCH, degradation=protocol)
-            print(f"x{scale} {protocol} measured", flush=True)
-    return rows
-
-
-def table(rows: list[dict]) -> str:
+def table() -> str:
     protocols = list(PROTOCOLS)
-    head = ("| method | scale | " + " | ".join(f"{p} Set5 | {p} Set14" for p in protocols) + " |",
-            "|---|---|" + "---|---|" * len(protocols))
-    lines = list(head)
+    lines = ["| method | scale | " + " | ".join(f"{p} Set5 | {p} Set14" for p in protocols) + " |",
+             "|---|---|" + "---|---|" * len(protocols)]
     for scale in SCALES:
-        labels = list(dict.fromkeys(r["method"] for r in rows if r["scale"] == scale))
-        for label in labels:
+        figures = {**anchor_figures(scale), **our_figures(scale)}
+        print(f"x{scale} measured", flush=True)
+        for label, values in figures.items():
             cells = []
-            for p in protocols:
-                for dataset in ("Set5", "Set14"):
-                    match = [r for r in rows if (r["scale"], r["method"], r["degradation"], r["dataset"]) == (scale, label, p, dataset)]
-                    best = max(r["psnr"] for r in rows if (r["scale"], r["degradation"], r["dataset"]) == (scale, p, dataset))
-                    value = match[0]["psnr"] if match else None
-                    cells.append("-" if value is None else (f"**{value:.2f}**" if value == best else f"{value:.2f}"))
+            for key in ((p, d) for p in protocols for d in SETS):
+                best = max(v for f in figures.values() if (v := f.get(key)) is not None)
+                value = values.get(key)
+                cells.append("-" if value is None else f"**{value:.2f}**" if value == best else f"{value:.2f}")
             lines.append(f"| {label} | x{scale} | " + " | ".join(cells) + " |")
     legend = "; ".join(f"`{k}`: {v.description}" for k, v in PROTOCOLS.items())
     return "\n".join(lines + ["", f"Y-PSNR in dB, the best of each column in bold. Protocols: {legend}."])
@@ -72,12 +73,8 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--write", action="store_true", help="replace the table in README.md")
-    p.add_argument("--json", type=Path, help="also save the rows")
     args = p.parse_args()
-    rows = measure()
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
-    print_or_write(START, END, table(rows), args.write, "photo table")
+    print_or_write(START, END, table(), args.write, "photo table")
 
 
 if __name__ == "__main__":

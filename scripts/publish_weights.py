@@ -20,13 +20,14 @@ from pathlib import Path
 import torch
 
 from sisr_core.bench import save_photo, synthetic_photo
+from sisr_core.data.protocols import PROTOCOLS
 from sisr_core.evaluation import evaluate
 from sisr_core.inference.engine import available_scales, resolve_precision
 from sisr_core.models.registry import get_spec
 from sisr_core.weights import read_weights, save_weights, shipped_weights_dir, weights_filename
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "benchmark"
-DEGRADED = ["jpeg75", "blur-noise-jpeg"]  # the photo protocols recorded in the weights' metadata
+DEGRADED = [p for p in PROTOCOLS if p != "clean"]  # the photo protocols recorded in the weights' metadata
 
 
 def seconds_for_1000px(weights: Path, repeats: int = 2) -> float:

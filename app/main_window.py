@@ -13,8 +13,8 @@ from importlib import metadata
 from pathlib import Path
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt, QTimer, qVersion
-from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QImage, QKeySequence
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt, QTimer, QUrl, qVersion
+from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QApplication, QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox,
     QProgressBar, QPushButton, QScrollArea, QSizePolicy, QTabWidget, QToolBar, QVBoxLayout, QWidget,
@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.image = None
         self.result: UpscaleResult | None = None
         self.saved_to: Path | None = None
+        self.queue: list[Path] = []  # images opened together (a multi-file drop or Open), stepped with Previous/Next
         self.upscale_worker: Worker | None = None
         self.comparison_due = False  # the side-by-side network is to run (again) once the upscale worker is free
         self.last_error = ""
@@ -156,10 +157,24 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.result_label, 2)
         bar.addWidget(self.save_button)
         bar.addWidget(self.save_as_button)
+        self.queue_previous = QPushButton(icon("mdi6.chevron-left"), "Previous")
+        self.queue_next = QPushButton(icon("mdi6.chevron-right"), "Next")
+        self.queue_label = QLabel()
+        self.queue_previous.clicked.connect(lambda: self.step_queue(-1))
+        self.queue_next.clicked.connect(lambda: self.step_queue(1))
+        self.queue_row = QWidget()  # shown only while several images are queued
+        queue_bar = QHBoxLayout(self.queue_row)
+        queue_bar.setContentsMargins(0, 0, 0, 0)
+        queue_bar.addWidget(self.queue_previous)
+        queue_bar.addWidget(self.queue_label)
+        queue_bar.addWidget(self.queue_next)
+        queue_bar.addStretch(1)
+        self.queue_row.setVisible(False)
         image_page = QWidget()
         layout = QVBoxLayout(image_page)
         layout.setContentsMargins(4, 0, 4, 4)
         layout.addWidget(self.views, 1)
+        layout.addWidget(self.queue_row)
         layout.addLayout(bar)
 
         self.batch = BatchPage(self.settings, self.panel, self.workers, self.upscaler_for)
@@ -258,13 +273,20 @@ class MainWindow(QMainWindow):
         self.shortcut_keys = ShortcutKeys(self, [action for action in self.findChildren(QAction)
                                                  if action.shortcuts() and action is not self.paste_action])
         for button, name in ((self.upscale_button, "mdi6.image-size-select-large"), (self.cancel_button, "mdi6.stop"),
-                             (self.save_button, "mdi6.content-save"), (self.save_as_button, "mdi6.content-save-edit")):
+                             (self.save_button, "mdi6.content-save"), (self.save_as_button, "mdi6.content-save-edit"),
+                             (self.queue_previous, "mdi6.chevron-left"), (self.queue_next, "mdi6.chevron-right")):
             button.setIcon(icon(name))
             self._icon_targets.append((button, name))
 
     def _build_status_bar(self) -> None:
         self.device_label = QLabel("Device: …")
         self.memory_label = QLabel()
+        self.open_folder_button = QPushButton(icon("mdi6.folder-open"), "Open folder")
+        self.open_folder_button.setToolTip("Open the folder of the saved file")
+        self.open_folder_button.clicked.connect(self.open_saved_folder)
+        self.open_folder_button.setVisible(False)  # until a save
+        self._icon_targets.append((self.open_folder_button, "mdi6.folder-open"))
+        self.statusBar().addPermanentWidget(self.open_folder_button)
         self.statusBar().addPermanentWidget(self.device_label)
         self.statusBar().addPermanentWidget(self.memory_label)
         self.memory_timer = QTimer(self, interval=2000, timeout=self._update_memory)
@@ -328,10 +350,35 @@ class MainWindow(QMainWindow):
 
     # -- opening ----------------------------------------------------------------------------------
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open an image", self.settings.folder("open"),
-                                              f"Images ({IMAGE_FILTER_SUFFIXES});;All files (*)")
-        if path:
-            self.open_path(path)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self.settings.folder("open"),
+                                                f"Images ({IMAGE_FILTER_SUFFIXES});;All files (*)")
+        if paths:
+            self.open_paths(paths)
+
+    def open_paths(self, paths: list) -> Worker:
+        """Queue several images and open the first; Previous/Next step through the rest."""
+        self.queue = [Path(p) for p in paths]
+        self._show_queue()
+        return self.open_path(self.queue[0])
+
+    def step_queue(self, step: int) -> Worker | None:
+        """Open the queued image ``step`` places from the current one."""
+        index = self._queue_index() + step
+        if not self.queue or not 0 <= index < len(self.queue):
+            return None
+        return self.open_path(self.queue[index])
+
+    def _queue_index(self) -> int:
+        return self.queue.index(self.source_path) if self.source_path in self.queue else 0
+
+    def _show_queue(self) -> None:
+        """"2 of 3: name" with Previous/Next while several images are queued; hidden otherwise."""
+        self.queue_row.setVisible(len(self.queue) > 1)
+        if len(self.queue) > 1:
+            index = self._queue_index()
+            self.queue_label.setText(f"{index + 1} of {len(self.queue)}: {self.queue[index].name}")
+            self.queue_previous.setEnabled(index > 0)
+            self.queue_next.setEnabled(index + 1 < len(self.queue))
 
     def open_path(self, path: str | Path) -> Worker:
         """Read an image in a worker, then show it (the result of the previous image is cleared)."""
@@ -351,6 +398,10 @@ class MainWindow(QMainWindow):
     def set_image(self, image, path: Path) -> None:
         """Show a decoded image as the current input."""
         self.image, self.source_path, self.result, self.saved_to = image, path, None, None
+        self.open_folder_button.setVisible(False)
+        if path not in self.queue:  # an image from elsewhere (recent, paste) ends the queue
+            self.queue = []
+        self._show_queue()
         qimage = qimage_from_imagedata(image)
         self.compare.set_images(qimage, None)
         self.side_by_side.set_images(qimage, None)
@@ -404,7 +455,7 @@ class MainWindow(QMainWindow):
                 self.pages.setCurrentWidget(self.batch)
             else:
                 self.pages.setCurrentIndex(0)
-                self.open_path(path)
+                self.open_paths([Path(u.toLocalFile()) for u in urls if not Path(u.toLocalFile()).is_dir()])
             event.acceptProposedAction()
         elif mime.hasImage():
             self.set_image(image_from_qimage(QImage(mime.imageData())), Path(self.settings.folder("open") or Path.home()) / "dropped.png")
@@ -441,6 +492,7 @@ class MainWindow(QMainWindow):
 
     def _upscale_done(self, result: UpscaleResult) -> None:
         self.result, self.saved_to = result, None
+        self.open_folder_button.setVisible(False)  # the new result is not saved yet
         before, after = qimage_from_imagedata(result.bicubic), qimage_from_imagedata(result.sr)
         self.compare.set_images(before, after)
         self.side_by_side.set_images(before, after, f"{result.model} ×{result.scale}")
@@ -558,8 +610,14 @@ class MainWindow(QMainWindow):
 
     def _saved(self, paths: list[Path], warnings: list[str]) -> None:
         self.saved_to = paths[0]
+        self.open_folder_button.setVisible(True)
         notes = "; ".join(dict.fromkeys(warnings))  # the SR and bicubic files share their warnings: each once
         self.statusBar().showMessage(f"Saved {' and '.join(map(str, paths))}" + (f" ({notes})" if notes else ""), 8000)
+
+    def open_saved_folder(self) -> None:
+        """Show the folder of the last saved file in the system's file manager."""
+        if self.saved_to is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.saved_to.parent)))
 
     # -- views, theme, training, about --------------------------------------------------------------
     def _show_view(self, index: int) -> None:

@@ -735,3 +735,84 @@ def test_dropping_another_folder_clears_the_previous_batch(window, qtbot, tmp_pa
 
 def test_window_upscales_in_the_command_lines_automatic_mode_by_default(window, settings):
     assert settings.mode == "auto" and window.panel.options()["mode"] == "auto"
+
+
+def drop_files(widget, paths: list[Path]) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
+    QApplication.sendEvent(widget, QDragEnterEvent(QPointF(50, 50), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    QApplication.sendEvent(widget, QDropEvent(QPointF(50, 50), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+
+
+def test_several_dropped_images_form_a_queue_to_step_through(window, qtbot, tmp_path, monkeypatch):
+    paths = [save_png(tmp_path / f"p{i}.png", 16 + 4 * i, 20, seed=i) for i in range(3)]
+    assert not window.queue_label.isVisible()  # one image at a time: no queue shown
+    drop_files(window, paths)
+    qtbot.waitUntil(lambda: window.image is not None and window.source_path == paths[0], timeout=10000)
+    assert window.pages.currentIndex() == 0 and window.queue_label.isVisible()
+    assert window.queue_label.text().startswith("1 of 3")
+    assert not window.queue_previous.isEnabled() and window.queue_next.isEnabled()
+    qtbot.mouseClick(window.queue_next, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.source_path == paths[1] and window.image.height == 20, timeout=10000)
+    assert window.queue_label.text().startswith("2 of 3") and window.queue_previous.isEnabled()
+    window.start_upscale()  # each one upscales and saves as a single image does
+    qtbot.waitUntil(lambda: window.result is not None and window.upscale_worker is None, timeout=30000)
+    window.save()
+    qtbot.waitUntil(lambda: window.saved_to == tmp_path / "p1_x2.png", timeout=10000)
+    qtbot.mouseClick(window.queue_next, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.source_path == paths[2], timeout=10000)
+    assert window.queue_label.text().startswith("3 of 3") and not window.queue_next.isEnabled()
+    assert window.result is None
+    qtbot.mouseClick(window.queue_previous, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.source_path == paths[1], timeout=10000)
+
+    monkeypatch.setattr(main_window.QFileDialog, "getOpenFileNames", lambda *args, **kw: ([str(p) for p in paths[1:]], ""))
+    window.open_dialog()  # File › Open takes several files too
+    qtbot.waitUntil(lambda: window.source_path == paths[1] and window.queue_label.text().startswith("1 of 2"), timeout=10000)
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    drop_files(window, [folder, paths[0]])  # a folder still goes to the batch page
+    assert window.pages.currentWidget() is window.batch and window.batch.input.text() == str(folder)
+
+
+def test_open_folder_after_save_and_after_a_batch(window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtGui import QDesktopServices
+
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    source = save_png(folder / "photo.png", 16, 20)
+    assert not window.open_folder_button.isVisible()
+    upscale_file(window, qtbot, source)
+    assert not window.open_folder_button.isVisible()
+    window.save()
+    qtbot.waitUntil(lambda: window.saved_to is not None, timeout=10000)
+    assert window.open_folder_button.isVisible()
+    qtbot.mouseClick(window.open_folder_button, Qt.LeftButton)
+    assert opened == [QUrl.fromLocalFile(str(folder))]
+    window.open_path(source)  # a new image: nothing saved from it yet
+    qtbot.waitUntil(lambda: window.saved_to is None and window.result is None, timeout=10000)
+    assert not window.open_folder_button.isVisible()
+
+    outputs = tmp_path / "out"
+    drop_file(window, folder)
+    assert not window.batch.open_output_button.isEnabled()
+    window.batch.output.setText(str(outputs))
+    qtbot.mouseClick(window.batch.start_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.batch.summary_counts is not None and window.batch.worker is None, timeout=30000)
+    assert window.batch.open_output_button.isEnabled() and window.batch.open_output_button.isVisible()
+    qtbot.mouseClick(window.batch.open_output_button, Qt.LeftButton)
+    assert opened[-1] == QUrl.fromLocalFile(str(outputs))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    drop_file(window, empty)  # another input: the previous output no longer applies
+    assert not window.batch.open_output_button.isEnabled()
+
+
+def test_batch_page_shows_output_folder_and_format_before_start(window, qtbot, tmp_path):
+    drop_file(window, tmp_path)
+    assert window.pages.currentWidget() is window.batch
+    assert window.batch.output.isVisible() and window.batch.output.placeholderText().startswith("Output folder")
+    assert window.batch.format.isVisible() and window.batch.format.currentText() == "Same as input"

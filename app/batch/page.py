@@ -8,7 +8,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QBrush, QColor, QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar,
     QPushButton, QSpinBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
@@ -64,6 +65,7 @@ class BatchPage(QWidget):
         self.settings, self.panel, self.workers, self.upscaler_for = settings, panel, workers, upscaler_for
         self.worker: Worker | None = None
         self.summary_counts: dict | None = None
+        self.output_folder: Path | None = None  # where the running or last batch writes
         self.setAcceptDrops(True)
 
         self.input = QLineEdit(settings.folder("batch_in"))
@@ -96,6 +98,9 @@ class BatchPage(QWidget):
         self.eta = QLabel()
         self.summary = QLabel()
         self.summary.setWordWrap(True)
+        self.open_output_button = QPushButton(icon("mdi6.folder-open"), "Open output folder")
+        self.open_output_button.setEnabled(False)  # until a batch has written (or kept) results
+        self.open_output_button.clicked.connect(self.open_output_folder)
 
         form = QFormLayout()
         form.addRow("Input folder", self._folder_row(self.input, "batch_in"))
@@ -121,7 +126,10 @@ class BatchPage(QWidget):
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.files, 1)
-        layout.addWidget(self.summary)
+        summary = QHBoxLayout()
+        summary.addWidget(self.summary, 1)
+        summary.addWidget(self.open_output_button)
+        layout.addLayout(summary)
 
         self.input.textChanged.connect(self._forget_results)
         self.start_button.clicked.connect(self.start)
@@ -138,6 +146,12 @@ class BatchPage(QWidget):
             self.eta.clear()
             self.summary.clear()
             self.summary_counts = None
+            self.open_output_button.setEnabled(False)
+
+    def open_output_folder(self) -> None:
+        """Show the last batch's output folder in the system's file manager."""
+        if self.output_folder is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.output_folder)))
 
     def _folder_row(self, edit: QLineEdit, purpose: str) -> QHBoxLayout:
         browse = QPushButton(icon("mdi6.folder-open"), "Browse…")
@@ -200,6 +214,8 @@ class BatchPage(QWidget):
         self.files.clear()
         self.summary.setText("Planning…")
         self.summary_counts = None
+        self.output_folder = Path(out) if out else source  # empty: the outputs go beside the inputs
+        self.open_output_button.setEnabled(False)
         self.eta.clear()
         self.started = time.perf_counter()
         self.converted = 0  # files the network ran on (not skipped), for the ETA
@@ -246,6 +262,7 @@ class BatchPage(QWidget):
 
     def _on_done(self, counts: dict) -> None:
         self.summary_counts = counts
+        self.open_output_button.setEnabled(counts["done"] + counts["skipped"] > 0 and self.output_folder.is_dir())
         total = sum(counts.values())
         seconds = time.perf_counter() - self.started
         text = f"<b>Finished</b>: {total} files in {format_duration(seconds)} — {counts['done']} done, " \
@@ -263,6 +280,8 @@ class BatchPage(QWidget):
         for i in range(self.files.topLevelItemCount()):
             if self.files.topLevelItem(i).text(1) == "running":
                 self._set_status(i, "cancelled")
+        kept = any(self.files.topLevelItem(i).text(1) in ("done", "skipped") for i in range(self.files.topLevelItemCount()))
+        self.open_output_button.setEnabled(kept and self.output_folder.is_dir())
         self.summary.setText(f"<b>Cancelled</b> after {done} of {self.files.topLevelItemCount()} files. "
                              "Start again with “skip” to resume.")
 

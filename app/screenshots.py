@@ -21,7 +21,7 @@ from app.main_window import MainWindow, create_app
 from app.settings import Settings
 from app.theme import RESOURCES
 
-SCREEN = (1400, 900)
+DEFAULT_SIZE = "1280x820"  # the window's default size; the README also shows 1000x700, the smallest it fits
 
 
 def wait_until(condition, timeout: float = 600.0) -> None:
@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--train-data", required=True, help="a folder of HR images for the training screenshot")
     parser.add_argument("--train-steps", type=int, default=300)
+    parser.add_argument("--size", default=DEFAULT_SIZE, help="window size WxH (run Xvfb with the same screen size)")
     parser.add_argument("--photo", help="an image to save as a JPEG and compare photo and clean weights on")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     app = create_app([])
     window = MainWindow(Settings(QSettings(str(scratch / "settings.ini"), QSettings.IniFormat)))
-    window.setGeometry(0, 0, *SCREEN)
+    window.setGeometry(0, 0, *map(int, args.size.split("x")))
     window.show()
     wait_until(lambda: window.panel.model_name() != "")
     window.panel.scale.setValue(2)

@@ -232,3 +232,15 @@ def test_auto_mode_patches_when_over_budget():
     out = up.upscale(img, 2, mode="auto", memory_budget=200_000, progress=lambda d, t: ticks.append(t))
     assert ticks and ticks[-1] > 1  # several tiles
     assert (levels(out) - levels(up.upscale(img, 2, mode="fast"))).abs().max() <= 1
+
+
+@pytest.mark.parametrize("name", ["wdsr-a", "fsrcnn"])
+@pytest.mark.parametrize("size", [1, 4])
+def test_a_tiny_image_keeps_its_colour(name, size):
+    """Smaller than the network's context, a solid red image stays red (it came out brown: zero padding)."""
+    red = torch.zeros(1, 3, size, size)
+    red[:, 0] = 1
+    for mode in ("fast", "patch"):
+        out = Upscaler(name, device="cpu").upscale(red, 2, mode=mode)
+        assert out.shape == (1, 3, 2 * size, 2 * size)
+        assert (out - red.repeat_interleave(2, -1).repeat_interleave(2, -2)).abs().max() < 4 / 255

@@ -352,8 +352,21 @@ class Upscaler:
         """
         if mode not in ("auto", "fast", "patch"):
             raise ValueError(f"mode must be auto, fast or patch, got {mode!r}")
+        pad = self._small_image_pad(image, scale)
         with checking_cancel(cancel):
-            return self._upscale(image, scale, mode, tile, overlap, ensemble, memory_budget, progress, cancel)
+            if not pad:
+                return self._upscale(image, scale, mode, tile, overlap, ensemble, memory_budget, progress, cancel)
+            padded = torch.nn.functional.pad(image, (pad,) * 4, mode="replicate")
+            out = self._upscale(padded, scale, mode, tile, overlap, ensemble, memory_budget, progress, cancel)
+            return out[..., pad * scale : -pad * scale, pad * scale : -pad * scale]
+
+    def _small_image_pad(self, image: torch.Tensor, scale: int) -> int:
+        """Edge-replicated context for an image smaller than the first pass's receptive radius (else 0): the
+        networks pad their convolutions with zeros, so a tiny image would be read as lying on black (a 1x1
+        red image came out brown). No benchmark image is that small, so the figures do not move."""
+        passes, _ = self.plan(scale)
+        radius = self.model_for(passes[0]).receptive_radius
+        return radius if min(image.shape[-2:]) < radius else 0
 
     def _upscale(self, image, scale, mode, tile, overlap, ensemble, memory_budget, progress, cancel) -> torch.Tensor:
         passes, downscale = self.plan(scale)

@@ -7,11 +7,10 @@ we ship x2 weights for: the comparison the README makes) are measured here by th
 """
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
-from readme_block import print_or_write
+from readme_block import table_command
 from sisr_core.anchors import OpenCVUpscaler, find_anchors
 from sisr_core.evaluation import evaluate_methods
 from sisr_core.importers import KERAS_FILES, import_keras
@@ -147,12 +146,5 @@ def table() -> str:
     return "\n".join(rows + ["", default_paragraph(default)])
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--write", action="store_true", help="replace the table in README.md")
-    args = p.parse_args()
-    print_or_write(START, END, table(), args.write, "table")
-
-
 if __name__ == "__main__":
-    main()
+    table_command(__doc__, START, END, table, "table")

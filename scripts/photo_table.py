@@ -7,10 +7,9 @@ are measured here by the same code. The LR images of the degraded protocols are 
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from readme_block import print_or_write
+from readme_block import table_command
 from sisr_core.anchors import OpenCVUpscaler
 from sisr_core.data.protocols import PROTOCOLS
 from sisr_core.evaluation import evaluate_methods
@@ -70,12 +69,5 @@ def table() -> str:
     return "\n".join(lines + ["", f"Y-PSNR in dB, the best of each column in bold. Protocols: {legend}."])
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--write", action="store_true", help="replace the table in README.md")
-    args = p.parse_args()
-    print_or_write(START, END, table(), args.write, "photo table")
-
-
 if __name__ == "__main__":
-    main()
+    table_command(__doc__, START, END, table, "photo table")

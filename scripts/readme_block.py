@@ -1,8 +1,10 @@
 """Replace a generated block of README.md (between two HTML comment markers)."""
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
+from typing import Callable
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -23,3 +25,11 @@ def print_or_write(start: str, end: str, text: str, write: bool, what: str) -> N
         return
     replace_block(start, end, text)
     print(f"README.md {what} updated")
+
+
+def table_command(doc: str, start: str, end: str, make: Callable[[], str], what: str) -> None:
+    """The command line of a script whose output is a README block: print it, or ``--write`` it in place."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--write", action="store_true", help=f"replace the {what} in README.md")
+    write = p.parse_args().write
+    print_or_write(start, end, make(), write, what)

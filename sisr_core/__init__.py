@@ -8,3 +8,8 @@ __version__ = "0.1.0"
 # and only for inference.
 CPU_PRECISIONS = ("auto", "fp32", "bf16")
 PRECISIONS = CPU_PRECISIONS + ("fp16",)
+
+# A network's weights: for clean (lossless) input, and for real photos (blur, noise, JPEG); a user may
+# also ask for auto, which picks by the input file (sisr_core.zoo.choose_variant).
+VARIANTS = ("clean", "photo")
+VARIANT_CHOICES = ("auto", *VARIANTS)

@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from sisr_core import CPU_PRECISIONS, PRECISIONS, __version__
+from sisr_core import CPU_PRECISIONS, PRECISIONS, VARIANT_CHOICES, __version__
 from sisr_core.data.protocols import PROTOCOLS
 
 MODES = ("auto", "fast", "patch")
@@ -34,7 +34,7 @@ def add_upscale_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-m", "--model", default=None, help="network name (default: the shipped default)")
     p.add_argument("-s", "--scale", type=_scale, default=2, help="integer scale factor (default 2)")
     p.add_argument("--weights", metavar="FILE", help="a weight file to use instead of the shipped one")
-    p.add_argument("--variant", choices=("auto", "photo", "clean"), default="auto",
+    p.add_argument("--variant", choices=VARIANT_CHOICES, default="auto",
                    help="which of the network's weights: photo (JPEGs and real photos: blocks, noise, blur), clean "
                         "(lossless input), or auto (default): photo for JPEG and lossy WebP files, else clean")
     p.add_argument("--mode", choices=MODES, default="auto", help="fast: whole image; patch: tiles; auto: by memory")
@@ -389,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     p.add_argument("--degradation", choices=tuple(PROTOCOLS), default="clean",
                    help="how the LR images are made: " + "; ".join(f"{k}: {v.description}" for k, v in PROTOCOLS.items()))
-    p.add_argument("--variant", choices=("auto", "photo", "clean"), default="auto",
+    p.add_argument("--variant", choices=VARIANT_CHOICES, default="auto",
                    help="the network's weights; auto (default) picks as `sisr upscale` does for the protocol's files")
     p.add_argument("--json", metavar="FILE")
     p.set_defaults(func=run_eval)

@@ -46,9 +46,6 @@ def user_models_dir() -> Path:
     return Path(user_data_dir("SISR Studio", appauthor=False)) / "models"
 
 
-VARIANTS = ("clean", "photo")  # weights for clean (lossless) input, and for real photos (blur, noise, JPEG)
-
-
 def weights_filename(model: str, scale: int | Sequence[int] | None, variant: str = "clean") -> str:
     """File name for a model's weights: ``name_x2.safetensors``; ``name_x2x4.safetensors`` for one
     network serving several scales; ``name.safetensors`` for a pre-upsampling (any scale) network;

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import torch
 
+from sisr_core import VARIANT_CHOICES, VARIANTS
 from sisr_core.inference.engine import Upscaler, available_scales, weight_file_for
 from sisr_core.models.registry import build_model, get_spec, list_models
-from sisr_core.weights import VARIANTS, count_parameters, read_metadata, shipped_weights_dir
+from sisr_core.weights import count_parameters, read_metadata, shipped_weights_dir
 
 MAX_DEFAULT_SECONDS = 10.0  # a 1000x1000 photo x2 on a 2-core CPU
 FALLBACK_DEFAULT = "wdsr-a"
@@ -41,7 +42,6 @@ def default_model() -> str:
     return next((n for n in list_models() if available_scales(n)), FALLBACK_DEFAULT)
 
 
-CHOICES = ("auto", *VARIANTS)  # what a user may ask for: auto picks by the input (choose_variant)
 PURPOSE = {"clean": "clean or lossless images", "photo": "photos and JPEGs"}
 
 
@@ -51,8 +51,8 @@ def choose_variant(model: str, lossy: bool, requested: str = "auto") -> str:
 
     The rule follows the measurements in the README's "Photos and JPEGs" table: on JPEG input the photo
     weights win on every protocol, on lossless benchmark input the clean weights do."""
-    if requested not in CHOICES:
-        raise ValueError(f"weights {requested!r}: choose one of {', '.join(CHOICES)}")
+    if requested not in VARIANT_CHOICES:
+        raise ValueError(f"weights {requested!r}: choose one of {', '.join(VARIANT_CHOICES)}")
     if requested != "auto":
         return requested
     return "photo" if lossy and available_scales(model, "photo") else "clean"

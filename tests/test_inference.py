@@ -35,13 +35,13 @@ def levels(x: torch.Tensor) -> torch.Tensor:
 
 
 SMALL = {"rnsr": {"num_block": 2}, "edsr-baseline": {"num_block": 2, "num_feat": 16},
-         "wdsr-a": {"num_block": 2}, "ddsr": {"num_feat": 16}, "fdsrcnn": {}}
+         "wdsr-a": {"num_block": 2}, "span": {"num_block": 2, "num_feat": 16}, "ddsr": {"num_feat": 16}, "fdsrcnn": {}}
 
 
 @pytest.mark.parametrize(
     "name,scale",
     [("fsrcnn", 2), ("fsrcnn", 3), ("espcn", 4), ("sr", 3), ("ddsr", 2), ("rnsr", 2), ("wdsr-a", 2),
-     ("fdsrcnn", 3), ("edsr-baseline", 2)],
+     ("fdsrcnn", 3), ("edsr-baseline", 2), ("span", 3)],
 )
 def test_patch_equals_fast(name, scale):
     up = upscaler_with(loaded(name, scale, **SMALL.get(name, {})))

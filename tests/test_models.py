@@ -14,7 +14,7 @@ from sisr_core.models.wdsr import WeightNormConv2d
 
 ALL_MODELS = [
     "sr", "esr", "dsr", "ddsr", "rnsr", "distilled_rnsr", "nlrnsr", "espcn", "fsrcnn",
-    "edsr-baseline", "edsr", "wdsr-a", "wdsr-b", "srresnet", "srgan", "fdsrcnn",
+    "edsr-baseline", "edsr", "wdsr-a", "wdsr-b", "srresnet", "srgan", "fdsrcnn", "span",
 ]
 Y_MODELS = {"sr", "esr", "dsr", "ddsr", "espcn", "fsrcnn"}
 SMALL_MODELS = [name for name in ALL_MODELS if name != "edsr"]

@@ -5,6 +5,7 @@ from sisr_core.models import (  # noqa: F401  (imported to register)
     fdsrcnn,
     fsrcnn,
     resnet_sr,
+    span,
     srcnn,
     srresnet,
     wdsr,

@@ -14,7 +14,8 @@ from readme_block import table_command
 from sisr_core.anchors import OpenCVUpscaler, find_anchors
 from sisr_core.evaluation import evaluate_methods
 from sisr_core.importers import KERAS_FILES, import_keras
-from sisr_core.inference.engine import Upscaler, weight_file_for
+from sisr_core.inference.engine import Upscaler
+from sisr_core.models.loading import weight_file_for
 from sisr_core.models.registry import get_spec, list_models
 from sisr_core.weights import read_metadata
 from sisr_core.zoo import MAX_DEFAULT_SECONDS, default_candidates, default_model, parameter_count

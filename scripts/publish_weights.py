@@ -22,7 +22,8 @@ import torch
 from sisr_core.bench import save_photo, synthetic_photo
 from sisr_core.data.protocols import PROTOCOLS
 from sisr_core.evaluation import evaluate
-from sisr_core.inference.engine import available_scales, resolve_precision
+from sisr_core.inference.engine import resolve_precision
+from sisr_core.models.loading import available_scales
 from sisr_core.models.registry import get_spec
 from sisr_core.weights import read_weights, save_weights, shipped_weights_dir, weights_filename
 

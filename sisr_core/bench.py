@@ -27,7 +27,8 @@ import torch
 from torch import nn
 
 from sisr_core.anchors import OpenCVUpscaler, find_anchors
-from sisr_core.inference.engine import LoadedModel, Upscaler, prepare_network
+from sisr_core.inference.engine import Upscaler
+from sisr_core.models.loading import LoadedModel, prepare_network
 from sisr_core.models.registry import build_model, get_spec, list_models
 
 ANCHORS = Path(__file__).resolve().parents[2] / "shared" / "anchors" / "opencv_dnn_superres"

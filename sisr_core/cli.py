@@ -33,7 +33,7 @@ def add_upscale_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="DIR", help="output folder (default: beside each input)")
     p.add_argument("-m", "--model", default=None, help="network name (default: the shipped default)")
     p.add_argument("-s", "--scale", type=_scale, default=2, help="integer scale factor (default 2)")
-    p.add_argument("--weights", metavar="FILE", help="a weight file to use instead of the shipped one")
+    p.add_argument("--weights", metavar="FILE", help="a weight file to use instead of the shipped one: ours, or a community .pth/.safetensors (ESRGAN, SwinIR, HAT, ...)")
     p.add_argument("--variant", choices=VARIANT_CHOICES, default="auto",
                    help="which of the network's weights: photo (JPEGs and real photos: blocks, noise, blur), clean "
                         "(lossless input), or auto (default): photo for JPEG and lossy WebP files, else clean")
@@ -132,7 +132,7 @@ def run_models(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     print(f"{'model':18s} {'params':>9s}  {'weights':8s} {'scales':10s} {'Set5 x2/x3/x4':22s} good for")
-    for r in rows:
+    for r in (r for r in rows if not r["yours"]):
         params = f"{r['params']:,}" if r["params"] else "-"
         tags = [t for t, on in (("default", r["default"]), ("fastest", r["fastest"])) if on]
         name = r["name"] + (f" ({', '.join(tags)})" if tags else "")
@@ -145,6 +145,12 @@ def run_models(args: argparse.Namespace) -> int:
             purpose = v["purpose"] + (f" (Set14 JPEG-75 x2 {jpeg:.2f})" if jpeg else "")
             scales = ",".join(f"x{s}" for s in v["weights"])
             print(f"{name if i == 0 else '':18s} {params if i == 0 else '':>9s}  {variant:8s} {scales:10s} {figures:22s} {purpose}")
+    yours = [r for r in rows if r["yours"]]
+    if yours:
+        print(f"\nYour models (sisr remove-model NAME removes one)\n{'model':18s} {'params':>11s}  {'architecture':14s} {'scales':8s} source")
+    for r in yours:
+        scales = ",".join(f"x{s}" for s in r["scales"]) or "-"
+        print(f"{r['name']:18s} {r['params']:>11,}  {r['architecture']:14s} {scales:8s} {r['source']}")
     return 0
 
 
@@ -295,22 +301,35 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def run_add_model(args: argparse.Namespace) -> int:
-    from sisr_core.importers import add_model
+    from sisr_core.models.loading import add_model
     from sisr_core.models.registry import UnknownModelError
     from sisr_core.weights import WeightsError
 
     try:
-        target = add_model(args.file, args.model, overwrite=args.overwrite)
+        target = add_model(args.file, args.model, args.name, overwrite=args.overwrite)
     except (WeightsError, UnknownModelError, ValueError, FileExistsError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"installed {target}; it is listed by `sisr models`")
+    print(f"installed {target.stem} ({target}); run it with `sisr upscale -m {target.stem}`, listed by `sisr models`")
+    return 0
+
+
+def run_remove_model(args: argparse.Namespace) -> int:
+    from sisr_core.models.loading import remove_model
+    from sisr_core.weights import WeightsError
+
+    try:
+        path = remove_model(args.name)
+    except (WeightsError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"removed {args.name} ({path})")
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
     from sisr_core.importers import export_onnx
-    from sisr_core.inference.engine import NoWeightsError, load_model
+    from sisr_core.models.loading import NoWeightsError, load_model
     from sisr_core.models.registry import UnknownModelError
     from sisr_core.weights import WeightsError
 
@@ -418,10 +437,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=run_bench)
 
     p = sub.add_parser("add-model", help="check a weight file and install it in your model folder")
-    p.add_argument("file", help="our .safetensors, an official EDSR/WDSR .pt/.pth, or a Keras .h5 file")
+    p.add_argument("file", help="our .safetensors, an official EDSR/WDSR .pt/.pth, a Keras .h5 file, or a community "
+                                "model (.pth/.safetensors: ESRGAN, Real-ESRGAN, SwinIR, HAT, SPAN, ...)")
     p.add_argument("--model", help="network name (needed for official and Keras files)")
-    p.add_argument("--overwrite", action="store_true", help="replace an installed model of the same name")
+    p.add_argument("--name", help="the name it gets (default: from the file); never one of our networks' names")
+    p.add_argument("--overwrite", action="store_true", help="replace a model of yours of the same name")
     p.set_defaults(func=run_add_model)
+
+    p = sub.add_parser("remove-model", help="remove one of your models (ours cannot be removed)")
+    p.add_argument("name", help="the model's name, as `sisr models` lists it")
+    p.set_defaults(func=run_remove_model)
 
     p = sub.add_parser("import-keras", help="convert the Keras project's HDF5 weights to a weight file of ours")
     p.add_argument("file", metavar="FILE.h5")

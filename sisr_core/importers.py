@@ -299,7 +299,7 @@ class RGBPipeline(nn.Module):
 def export_onnx(model, scale: int, path: str | os.PathLike, opset: int = 17) -> Path:
     """Export a loaded model's RGB -> RGB function at ``scale`` to ONNX with dynamic height and width.
 
-    ``model`` is an ``inference.engine.LoadedModel``. Input ``input`` float32 (1, 3, H, W) RGB in [0, 1];
+    ``model`` is a ``models.loading.LoadedModel``. Input ``input`` float32 (1, 3, H, W) RGB in [0, 1];
     output ``output`` (1, 3, H*scale, W*scale) in [0, 1]; the metadata_props say so. Uses the TorchScript
     exporter (``dynamo=False``): it needs neither onnxscript nor a network connection.
     """
@@ -339,79 +339,3 @@ def export_onnx(model, scale: int, path: str | os.PathLike, opset: int = 17) -> 
         proto.metadata_props.add(key=key, value=value)
     onnx.save(proto, str(path))
     return path
-
-
-# --- Installing a model for the user --------------------------------------------------------------------
-
-
-def weights_variant(meta: dict) -> str:
-    """Which weights of a network a file holds: ``photo`` when marked so or trained on the photo degradation
-    (as ``scripts/publish_weights.py`` names them), else ``clean``."""
-    return meta.get("variant") or ("photo" if meta.get("training", {}).get("degradation") == "photo" else "clean")
-
-
-def install_target(path: str | os.PathLike) -> Path:
-    """Where :func:`install_weights` puts a weight file of ours: the user's model folder, under the one name the
-    loader looks for, from the file's own metadata (``{model}_x{scale}``, ``{model}_photo_x{scale}``, ``{model}``)."""
-    from sisr_core.weights import read_metadata, user_models_dir, weights_filename
-
-    meta = read_metadata(path)
-    if "model" not in meta:
-        raise WeightsError(f"{path}: the file does not say which network it is")
-    scales = [int(s) for s in meta.get("scales", []) if s]
-    multi_scale = get_spec(meta["model"]).multi_scale
-    if not multi_scale and not scales:
-        raise WeightsError(f"{path}: the file does not say its scale")
-    return user_models_dir() / weights_filename(meta["model"], None if multi_scale else scales[0], weights_variant(meta))
-
-
-def install_weights(path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Copy a weight file of ours to :func:`install_target`, atomically; an installed file is replaced only
-    with ``overwrite``. The one installer of ``sisr add-model`` and the training wizard."""
-    import shutil
-
-    target = install_target(path)
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target}: a model is installed there already (use --overwrite to replace it)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.part")
-    shutil.copyfile(path, partial)
-    os.replace(partial, target)
-    return target
-
-
-def add_model(path: str | os.PathLike, name: str | None = None, overwrite: bool = False) -> Path:
-    """Check a weight file (keys, shapes, a tiny forward pass) and install it in the user's model folder.
-
-    Accepts our safetensors files, official EDSR/WDSR state dicts and the Keras project's HDF5 files
-    (``name`` needed for the last two). Returns the installed file, named as the loader finds it
-    (:func:`install_weights`; photo weights as the network's photo weights).
-    """
-    import tempfile
-
-    from sisr_core.inference.engine import load_model
-
-    path = Path(path)
-    with tempfile.TemporaryDirectory() as tmp:
-        converted = Path(tmp) / "converted.safetensors"
-        if path.suffix.lower() == ".h5":
-            if name not in KERAS_MODELS:
-                raise ValueError(f"{path}: a Keras file needs --model, one of {', '.join(KERAS_MODELS)}")
-            import_keras(path, name, converted)
-        elif name in INFERABLE_MODELS and not read_weights(path)[1]:
-            import_weights(path, name, converted)
-        else:
-            state, meta = read_weights(path)
-            if not meta:
-                raise WeightsError(f"{path}: the file does not say which network it is; pass --model "
-                                   f"({', '.join(INFERABLE_MODELS + KERAS_MODELS)})")
-            save_weights(converted, state, {**meta, "imported_from": path.name}, half=False)
-        model = load_model(weights=converted)
-        scale = model.scale or 2
-        size = max(16, model.spec.min_size)
-        with torch.no_grad():
-            out = model.forward_rgb(torch.rand(1, 3, size, size), scale)
-        if out.shape != (1, 3, size * scale, size * scale) or not torch.isfinite(out).all():
-            raise WeightsError(f"{path}: a test run gave {tuple(out.shape)} {'' if torch.isfinite(out).all() else 'non-finite '}"
-                               f"output instead of (1, 3, {size * scale}, {size * scale})")
-        return install_weights(converted, overwrite)

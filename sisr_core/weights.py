@@ -58,7 +58,8 @@ def weights_filename(model: str, scale: int | Sequence[int] | None, variant: str
 
 
 def unwrap_state_dict(obj) -> dict[str, torch.Tensor]:
-    """Take the tensors out of common checkpoint wrappers (params_ema, params, state_dict, model, module.)."""
+    """Take the tensors out of common checkpoint wrappers (params_ema, params, state_dict, model, module.): the
+    one place for every kind of file, ours and community ones alike."""
     for key in ("params_ema", "params", "state_dict", "model", "generator", "net_g"):
         if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
             obj = obj[key]
@@ -68,7 +69,7 @@ def unwrap_state_dict(obj) -> dict[str, torch.Tensor]:
     tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
     if not tensors:
         raise WeightsError("no tensors found in the state dict")
-    for prefix in ("module.", "model.", "net_g."):
+    for prefix in ("module.", "net_g."):  # not "model.": old-style ESRGAN keys start so (model.0.weight)
         if all(k.startswith(prefix) for k in tensors):
             tensors = {k[len(prefix) :]: v for k, v in tensors.items()}
     return tensors

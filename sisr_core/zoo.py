@@ -9,9 +9,10 @@ from __future__ import annotations
 import torch
 
 from sisr_core import VARIANT_CHOICES, VARIANTS
-from sisr_core.inference.engine import Upscaler, available_scales, weight_file_for
+from sisr_core.inference.engine import Upscaler
+from sisr_core.models.loading import available_scales, user_models, weight_file_for
 from sisr_core.models.registry import build_model, get_spec, list_models
-from sisr_core.weights import count_parameters, read_metadata, shipped_weights_dir
+from sisr_core.weights import count_parameters, read_metadata
 
 MAX_DEFAULT_SECONDS = 10.0  # a 1000x1000 photo x2 on a 2-core CPU
 FALLBACK_DEFAULT = "wdsr-a"
@@ -55,7 +56,7 @@ def choose_variant(model: str, lossy: bool, requested: str = "auto") -> str:
         raise ValueError(f"weights {requested!r}: choose one of {', '.join(VARIANT_CHOICES)}")
     if requested != "auto":
         return requested
-    return "photo" if lossy and available_scales(model, "photo") else "clean"
+    return "photo" if lossy and model in list_models() and available_scales(model, "photo") else "clean"
 
 
 class AutoUpscaler:
@@ -96,7 +97,7 @@ def variant_rows(name: str) -> dict[str, dict]:
         scales = available_scales(name, variant)
         if not scales:
             continue
-        metrics, degraded, training, sources, yours = {}, {}, {}, {}, False
+        metrics, degraded, training, sources = {}, {}, {}, {}
         for s in scales if not spec.multi_scale else scales[:1]:
             path = weight_file_for(name, s, variant)
             meta = read_metadata(path)
@@ -105,17 +106,16 @@ def variant_rows(name: str) -> dict[str, dict]:
             for protocol, figures in meta.get("metrics_degraded", {}).items():
                 degraded.setdefault(protocol, {}).update(figures)
             training[key] = meta.get("training", {})
-            origin = "shipped" if path.parent == shipped_weights_dir() else "yours"
-            yours = yours or origin == "yours"
-            sources[key] = f"{meta.get('source', 'unknown')} ({origin}: {path})"
+            sources[key] = f"{meta.get('source', 'unknown')} (shipped: {path})"
         out[variant] = {"weights": scales, "purpose": PURPOSE[variant], "metrics": metrics,
-                        "metrics_degraded": degraded, "training": training, "sources": sources, "yours": yours}
+                        "metrics_degraded": degraded, "training": training, "sources": sources}
     return out
 
 
 def model_rows() -> list[dict]:
     """One dict per network: name, description, scales, params, shipped weight scales and metrics (of the
-    clean weights), and ``variants`` with the same for each of its weights variants (clean, photo)."""
+    clean weights), and ``variants`` with the same for each of its weights variants (clean, photo); then
+    the user's models (:func:`user_model_rows`)."""
     rows, default = [], default_model()
     timed = default_candidates()
     fastest = timed[0][0] if timed else None
@@ -138,10 +138,36 @@ def model_rows() -> list[dict]:
                 "training": clean.get("training", {}),
                 "sources": clean.get("sources", {}),
                 "variants": variants,
-                "yours": any(v["yours"] for v in variants.values()),
+                "yours": False,
                 "default": name == default,
                 "fastest": name == fastest,
                 "tile_exact": spec.tile_exact,
             }
         )
+    return rows + user_model_rows()
+
+
+def user_model_rows() -> list[dict]:
+    """One row per model of the user's (``yours``), in the shape of ``model_rows``, with its architecture
+    and source; a file that cannot be read is listed with the reason."""
+    rows = []
+    for name, path in user_models().items():
+        try:
+            meta = read_metadata(path)
+        except Exception as exc:  # a damaged file in the user's folder: say so, list the rest
+            meta = {"source": f"cannot be read: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"}
+        arch = meta.get("architecture") or meta.get("model", "unknown")
+        scales = [int(s) for s in meta.get("scales", []) if s]
+        source = f"{meta.get('source', meta.get('imported_from', 'unknown'))} (yours: {path})"
+        rows.append({
+            "name": name, "description": f"Your model: {arch}" + (", community architecture" if "architecture" in meta else ""),
+            "architecture": arch, "paper": "", "scales": scales, "any_integer_scale": False,
+            "color": meta.get("color", "rgb"), "params": meta.get("params", 0), "weights": scales,
+            "weights_note": "", "metrics": meta.get("metrics", {}), "training": meta.get("training", {}),
+            "sources": {"file": source}, "source": source,
+            "variants": {"clean": {"weights": scales, "purpose": "your model", "metrics": meta.get("metrics", {}),
+                                   "metrics_degraded": meta.get("metrics_degraded", {}), "training": meta.get("training", {}),
+                                   "sources": {"file": source}}},
+            "yours": True, "default": False, "fastest": False, "tile_exact": True,
+        })
     return rows

@@ -13,7 +13,9 @@ from conftest import SET5
 from sisr_core import importers
 from sisr_core.cli import build_parser, main
 from sisr_core.data.datasets import find_images, load_rgb_uint8, to_float
-from sisr_core.inference.engine import LoadedModel, Upscaler, load_model, prepare_network
+from sisr_core.inference.engine import Upscaler
+from sisr_core.models import loading
+from sisr_core.models.loading import LoadedModel, load_model, prepare_network
 from sisr_core.metrics import make_lr, mod_crop, psnr
 from sisr_core.models.registry import build_model, get_spec
 from sisr_core.resize import imresize
@@ -294,30 +296,32 @@ def test_add_model_checks_and_installs(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SISR_USER_DIR", str(tmp_path / "user"))
     monkeypatch.setenv("SISR_WEIGHTS_DIR", str(tmp_path / "none"))
     keras = KERAS_DIR / "SR Weights 2X.h5"
-    assert sisr(["add-model", str(keras), "--model", "sr"]) == 0
-    installed = tmp_path / "user" / "models" / "sr.safetensors"
+    assert sisr(["add-model", str(keras), "--model", "sr", "--name", "sr"]) == 2  # our network's name is refused
+    assert "one of our networks" in capsys.readouterr().err
+    assert sisr(["add-model", str(keras), "--model", "sr"]) == 0  # named from the file
+    installed = tmp_path / "user" / "models" / "sr-weights-2x.safetensors"
     assert installed.is_file()
-    row = next(r for r in model_rows() if r["name"] == "sr")
-    assert "Keras" in row["sources"]["all"] and "yours" in row["sources"]["all"]
+    row = next(r for r in model_rows() if r["name"] == "sr-weights-2x")
+    assert row["yours"] and row["architecture"] == "sr" and "Keras" in row["source"]
     assert sisr(["add-model", str(keras), "--model", "sr"]) == 2  # never replaced silently
     assert "already" in capsys.readouterr().err
     # an official EDSR file by model name; a file that does not fit is refused and nothing is installed
     _, official = _official_checkpoint(tmp_path, "edsr-baseline", 3, dict(num_feat=16, num_block=2, rgb_range=255), "module")
-    assert sisr(["add-model", str(official), "--model", "edsr-baseline"]) == 0
-    assert (tmp_path / "user" / "models" / "edsr-baseline_x3.safetensors").is_file()
+    assert sisr(["add-model", str(official), "--model", "edsr-baseline", "--name", "my-edsr"]) == 0
+    assert (tmp_path / "user" / "models" / "my-edsr.safetensors").is_file()
     broken = tmp_path / "broken.pth"
     state = torch.load(official, weights_only=True)
     state.pop(next(iter(state)))  # a missing tensor
     torch.save(state, broken)
-    assert sisr(["add-model", str(broken), "--model", "edsr-baseline", "--overwrite"]) == 2
+    assert sisr(["add-model", str(broken), "--model", "edsr-baseline", "--name", "my-edsr", "--overwrite"]) == 2
     assert "missing keys" in capsys.readouterr().err
-    assert sorted(p.name for p in (tmp_path / "user" / "models").iterdir()) == ["edsr-baseline_x3.safetensors", "sr.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "user" / "models").iterdir()) == ["my-edsr.safetensors", "sr-weights-2x.safetensors"]
 
 
 def test_install_weights_names_photo_weights_as_the_networks_photo_weights(tmp_path, monkeypatch, capsys,
                                                                           trained_weights):
-    """`sisr add-model` and the training wizard install through one function: the name comes from the file's
-    metadata, photo-trained weights become the network's photo weights, nothing is replaced silently."""
+    """`sisr add-model` and the training wizard install through one function: the default name comes from the
+    file's metadata (photo-trained weights named as photo weights), nothing is replaced silently."""
     from sisr_core.cli import main as sisr
     from sisr_core.weights import read_weights, save_weights
 
@@ -326,10 +330,10 @@ def test_install_weights_names_photo_weights_as_the_networks_photo_weights(tmp_p
     state, meta = read_weights(trained_weights[4])
     photo = tmp_path / "final.safetensors"
     save_weights(photo, state, {**meta, "training": {**meta["training"], "degradation": "photo"}})
-    assert importers.install_target(trained_weights[4]) == models / "fsrcnn_x4.safetensors"
-    assert importers.install_target(photo) == models / "fsrcnn_photo_x4.safetensors"
+    assert loading.install_target(trained_weights[4]) == models / "fsrcnn_x4.safetensors"
+    assert loading.install_target(photo) == models / "fsrcnn_photo_x4.safetensors"
     assert sisr(["add-model", str(photo)]) == 0 and "fsrcnn_photo_x4.safetensors" in capsys.readouterr().out
     with pytest.raises(FileExistsError, match="already"):
-        importers.install_weights(photo)
-    assert importers.install_weights(trained_weights[4]) == models / "fsrcnn_x4.safetensors"
+        loading.install_weights(photo)
+    assert loading.install_weights(trained_weights[4]) == models / "fsrcnn_x4.safetensors"
     assert sorted(p.name for p in models.iterdir()) == ["fsrcnn_photo_x4.safetensors", "fsrcnn_x4.safetensors"]

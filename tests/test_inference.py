@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import random_image
-from sisr_core.inference.engine import (LoadedModel, Upscaler, native_bf16, plan_scales, prepare_network,
-                                        resolve_precision, speed_tile, upscale_image)
+from sisr_core.inference.engine import Upscaler, native_bf16, plan_scales, resolve_precision, speed_tile, upscale_image
+from sisr_core.models.loading import LoadedModel, prepare_network
 from sisr_core.inference.tiling import Cancelled, tile_grid, upscale_tiled
 from sisr_core.io import ImageData
 from sisr_core.models.registry import build_model, get_spec

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -223,3 +224,43 @@ def test_fdsrcnn_x4_network_serves_x2_from_its_first_module():
         assert not torch.allclose(model(x), x4)
     with pytest.raises(ValueError, match="serves x2/x4, not x3"):
         model(x, scale=3)
+
+
+def test_sisr_core_has_no_import_cycle():
+    """No module of sisr_core imports, even lazily inside a function, a module that imports it back (the
+    loader and the engine once did so through the importers). Allowed: the registry's ``_load_all``, which
+    imports the models package so that each network registers itself."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    modules = {}
+    for f in (root / "sisr_core").rglob("*.py"):
+        name = ".".join(f.relative_to(root).with_suffix("").parts)
+        modules[name.removesuffix(".__init__")] = f
+    graph = {m: set() for m in modules}
+    for module, f in modules.items():
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("sisr_core"):
+                targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                           for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            graph[module] |= {t for t in targets if t in modules and t != module}
+    graph["sisr_core.models.registry"].discard("sisr_core.models")
+    assert "sisr_core.models.loading" in graph["sisr_core.inference.engine"]  # the graph is read at all
+
+    def reaches(start: str, goal: str) -> bool:
+        todo, seen = list(graph[start]), set()
+        while todo:
+            module = todo.pop()
+            if module == goal:
+                return True
+            if module not in seen:
+                seen.add(module)
+                todo.extend(graph[module])
+        return False
+
+    cycles = sorted(m for m in graph if reaches(m, m))
+    assert cycles == []

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import SET5
 from sisr_core.evaluation import evaluate
-from sisr_core.inference.engine import load_model
+from sisr_core.models.loading import load_model
 from sisr_core.models.registry import get_spec
 from sisr_core.weights import read_metadata
 

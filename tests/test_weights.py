@@ -7,7 +7,8 @@ import pickle
 import pytest
 import torch
 
-from sisr_core.inference.engine import NoWeightsError, Upscaler, load_model
+from sisr_core.inference.engine import Upscaler
+from sisr_core.models.loading import NoWeightsError, load_model
 from sisr_core.models.registry import UnknownModelError, build_model
 from sisr_core.weights import WeightsError, load_state, read_weights, save_weights, unwrap_state_dict
 

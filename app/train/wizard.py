@@ -5,8 +5,8 @@ validation-PSNR plots, a preview crop, pause/resume and cancel (which keeps the 
 The rules are ``sisr_core``'s, shared with ``sisr train`` and ``sisr add-model``: the schedule for a
 number of steps (``training_schedule``), the time of a step (``measure_step_seconds``, the trainer's own
 step) and the installer (``install_weights``): when the run finishes, its weights go into the user's
-model folder under the name the loader looks for (photo weights as the network's photo weights),
-asking before replacing a file, and ``weights_installed`` tells the window to refresh the picker.
+model folder as a model of the user's own (``fsrcnn_x3``, ``fsrcnn_photo_x3``), never over our shipped
+networks, asking before replacing a file, and ``weights_installed`` tells the window to refresh the picker.
 """
 from __future__ import annotations
 
@@ -395,7 +395,7 @@ class TrainingWizard(QWizard):
 
     def train_config(self):
         """The ``TrainConfig`` the pages describe, on the schedule ``training_schedule`` gives its steps."""
-        from sisr_core.inference.engine import weight_file_for
+        from sisr_core.models.loading import weight_file_for
         from sisr_core.training.trainer import TrainConfig, training_schedule
 
         net, s = self.network_page, self.settings_page
@@ -419,7 +419,7 @@ class TrainingWizard(QWizard):
 
     def install_weights(self) -> Path | None:
         """Install the final weights as ``sisr add-model`` does (``install_weights``); asks before replacing."""
-        from sisr_core.importers import install_target, install_weights
+        from sisr_core.models.loading import install_target, install_weights
 
         source = self.train_page.final_path
         target = install_target(source)

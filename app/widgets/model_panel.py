@@ -65,7 +65,7 @@ def picker_groups(rows: list[dict]) -> list[tuple[str, list[tuple[str, str, bool
     recommended += [(f"Fastest: {r['name']}", r["name"], True) for r in trained if r.get("fastest") and not r["default"]]
     yours = [(r["name"], r["name"], True) for r in trained if r.get("yours")]
     everything = [(r["name"] + ("" if r["weights"] else "  (no weights)"), r["name"], bool(r["weights"]))
-                  for r in sorted(rows, key=lambda r: (not r["weights"], r["name"]))]
+                  for r in sorted(rows, key=lambda r: (not r["weights"], r["name"])) if not r.get("yours")]
     groups = [("Recommended", recommended), ("Your models", yours), ("All networks (research)", everything)]
     return [(heading, entries) for heading, entries in groups if entries]
 

@@ -1,4 +1,4 @@
-"""Upscaling: load a network's weights, plan the scale, run it whole or in patches, keep colour.
+"""Upscaling: plan the scale, run a loaded network (``models.loading``) whole or in patches, keep colour.
 
 ``Upscaler`` holds only the loaded networks (one per native scale, loaded on first use); every
 call is independent, so one Upscaler can serve the CLI, a batch and the app's worker alike. Its
@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -23,8 +23,6 @@ import torch
 from torch import nn
 
 from sisr_core import PRECISIONS
-from sisr_core.inference.color import rgb_to_ycbcr, ycbcr_to_rgb
-from sisr_core.importers import INFERABLE_MODELS, state_dict_metadata
 from sisr_core.io import ImageData, from_float, to_float
 from sisr_core.inference.tiling import (
     add_cancel_checks,
@@ -35,16 +33,9 @@ from sisr_core.inference.tiling import (
     tiled_bands,
     upscale_tiled,
 )
-from sisr_core.models.registry import ModelSpec, build_model, fold_for_inference, get_spec
+from sisr_core.models.loading import LoadedModel, NoWeightsError, available_scales, load_model, user_model_file
+from sisr_core.models.registry import get_spec
 from sisr_core.resize import imresize
-from sisr_core.weights import (
-    WeightsError,
-    load_state,
-    read_weights,
-    shipped_weights_dir,
-    user_models_dir,
-    weights_filename,
-)
 
 DEFAULT_MEMORY_BUDGET = int(os.environ.get("SISR_MEMORY_BUDGET_MB", "1024")) * 2**20
 # Auto mode runs networks with a small context in tiles of this budget even when the whole image fits:
@@ -53,13 +44,6 @@ DEFAULT_MEMORY_BUDGET = int(os.environ.get("SISR_MEMORY_BUDGET_MB", "1024")) * 2
 SPEED_TILE_BUDGET = 256 * 2**20
 MAX_CONTEXT_OVERHEAD = 1.12  # ... unless the tiles' shared context would add more than 12% of the work
 MAX_CHAIN = 4
-
-
-class NoWeightsError(LookupError):
-    """A network has no trained weights for the requested scale."""
-
-    def __str__(self) -> str:
-        return self.args[0]
 
 
 def select_device(device: str = "auto") -> torch.device:
@@ -75,121 +59,10 @@ def select_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-@dataclass
-class LoadedModel:
-    """A network ready to run, with what its weights say about it."""
-
-    name: str
-    spec: ModelSpec
-    network: nn.Module
-    scale: int | None  # native scale; None for a multi-scale pre-upsampling network
-    meta: dict = field(default_factory=dict)
-    source: str = ""
-    bf16: bool = False  # run the network's convolutions in bfloat16 (CPU autocast), returning fp32
-
-    @property
-    def color(self) -> str:
-        """``"y"`` for a network on luma only, ``"rgb"`` otherwise (from its config)."""
-        return "y" if self.meta.get("config", {}).get("num_in_ch", 3) == 1 else "rgb"
-
-    @property
-    def receptive_radius(self) -> int:
-        """Context in input pixels a tile needs so patch mode equals whole-image mode (upper bound)."""
-        radius = 0
-        for m in self.network.modules():  # every convolution-like layer: a 4-D weight of its own
-            kernels = [p.shape[-1] for p in m.parameters(recurse=False) if p.ndim == 4]
-            if kernels:
-                radius += getattr(m, "dilation", (1,))[0] * (max(kernels) - 1) // 2
-        multiple = self.spec.size_multiple
-        if self.spec.pre_upsample:
-            return radius * multiple // max(self.scale or 1, 1) + 3 + multiple
-        return radius * multiple + 1
-
-    def forward_rgb(self, rgb: torch.Tensor, scale: int) -> torch.Tensor:
-        """RGB (1, 3, h, w) in [0, 1] to RGB at ``scale``, handling Y-only and pre-upsampling networks."""
-        x = imresize(rgb, scale) if self.spec.pre_upsample else rgb
-        if self.color == "y":
-            ycbcr = rgb_to_ycbcr(x)
-            y = self.run_network(ycbcr[:, :1], scale)
-            cbcr = ycbcr[:, 1:] if self.spec.pre_upsample else imresize(ycbcr[:, 1:], scale)
-            return ycbcr_to_rgb(torch.cat([y, cbcr], dim=1))
-        return self.run_network(x, scale)
-
-    def run_network(self, x: torch.Tensor, scale: int) -> torch.Tensor:
-        """The bare network on its own input; a network serving several scales is told which."""
-        x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            out = self.network(x, scale=scale) if self.spec.joint_scales else self.network(x)
-        return out.to(x.dtype)
-
-
 def native_bf16() -> bool:
     """Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16), so oneDNN's bf16 convolutions
     run several times faster than fp32 (on other CPUs they are emulated and slower)."""
     return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
-
-
-def prepare_network(network: nn.Module, device: torch.device | str = "cpu") -> nn.Module:
-    """Ready a network for inference: layers folded into faster equivalents, eval mode, no gradients,
-    channels-last (oneDNN's convolutions run 1.1-1.7x faster on CPUs in that layout; `sisr bench`)."""
-    network = fold_for_inference(network)
-    return network.eval().requires_grad_(False).to(device, memory_format=torch.channels_last)
-
-
-def weight_file_for(name: str, scale: int | None, variant: str = "clean") -> Path | None:
-    """The user's or the shipped weight file for ``name`` at ``scale`` (``clean`` or ``photo`` weights); the user's first."""
-    spec = get_spec(name)
-    names = [weights_filename(name, None if spec.multi_scale else scale, variant)]
-    if scale in spec.joint_scales:  # one network trained for several scales at once
-        names.append(weights_filename(name, spec.joint_scales, variant))
-    for folder in (user_models_dir(), shipped_weights_dir()):
-        for fname in names:
-            if (folder / fname).is_file():
-                return folder / fname
-    return None
-
-
-def available_scales(name: str, variant: str = "clean") -> list[int]:
-    """Native scales with weights of ``variant`` on disk (all of the spec's scales for a multi-scale network)."""
-    spec = get_spec(name)
-    return [s for s in spec.scales if weight_file_for(name, s, variant) is not None]
-
-
-def load_model(
-    name: str | None = None, scale: int | None = None, weights: str | os.PathLike | None = None, device="cpu",
-    variant: str = "clean",
-) -> LoadedModel:
-    """Build a network and load its weights: the given file, or the user's/shipped ``variant`` file for ``scale``."""
-    if weights is None:
-        if name is None:
-            raise ValueError("give a model name or a weight file")
-        path = weight_file_for(name, scale, variant)
-        if path is None:
-            scale_txt = "" if get_spec(name).multi_scale else f" at x{scale}"
-            kind = "" if variant == "clean" else f" {variant}"
-            raise NoWeightsError(
-                f"model {name!r} has no trained{kind} weights{scale_txt} yet; "
-                "train it with `sisr train` or pass a weight file with --weights"
-            )
-    else:
-        path = Path(weights)
-    state, meta = read_weights(path)
-    if not meta and name in INFERABLE_MODELS:  # an official EDSR/WDSR file: its config from its shapes
-        meta = state_dict_metadata(name, state, path.name)
-    name = meta.get("model", name)
-    if name is None:
-        raise WeightsError(f"{path}: the file does not say which model it is; pass the model name")
-    spec = get_spec(name)
-    served = [int(s) for s in meta.get("scales", [scale]) if s]
-    native = None if spec.multi_scale else (scale if scale in served else served[0] if served else None)
-    if not spec.multi_scale and native is None:
-        raise WeightsError(f"{path}: the file does not say its scale; pass --scale")
-    config = meta.get("config", {})
-    network = build_model(name, max(served) if native else 2, **config)  # the largest serves the rest
-    load_state(network, state, source=str(path))
-    meta = {**meta, "config": spec.config(**config)}
-    network = prepare_network(network, select_device(device))
-    return LoadedModel(name=name, spec=spec, network=network, scale=native, meta=meta, source=str(path))
 
 
 def plan_scales(target: int, natives: list[int]) -> tuple[list[int], bool]:
@@ -261,13 +134,16 @@ class Upscaler:
         self._weights = weights
         self.variant = variant  # which of the network's shipped weights: clean or photo
         self._loaded: dict[int | None, LoadedModel] = {}
+        if weights is None and model is not None:
+            weights = user_model_file(model)  # a user's model is its one file
+            self._weights = weights
         if weights is not None:
             first = self._keep(load_model(model, None, weights, self.device))
-            model = first.name
-        if model is None:
+            self.name, self.spec = first.name, first.spec
+        elif model is None:
             raise ValueError("give a model name or a weight file")
-        self.name = model
-        self.spec = get_spec(model)
+        else:
+            self.name, self.spec = model, get_spec(model)
 
     @property
     def label(self) -> str:
@@ -312,7 +188,7 @@ class Upscaler:
         """Cache a loaded network in our dtype under its scale, and under every other scale its file
         serves (one FD-SRCNN network for x2 and x4 is loaded once); it checks ``cancel`` between layers."""
         add_cancel_checks(loaded.network.to(self.dtype))
-        loaded.bf16 = self.precision == "bf16"
+        loaded.bf16 = self.precision == "bf16" and "bf16" in loaded.spec.precisions
         self._loaded[loaded.scale] = loaded
         for s in loaded.meta.get("scales", []) if loaded.spec.joint_scales else []:
             self._loaded.setdefault(s, replace(loaded, scale=s))

@@ -17,7 +17,7 @@ class ModelSpec:
     """What the rest of the library needs to know about a registered network."""
 
     name: str
-    builder: Callable[..., nn.Module]
+    builder: Callable[..., nn.Module] | None  # None for a community architecture (spandrel builds it)
     description: str
     paper: str = ""
     scales: tuple[int, ...] = (2, 3, 4)
@@ -30,6 +30,9 @@ class ModelSpec:
     min_size: int = 1  # smallest input side the network accepts; smaller inputs are padded
     size_multiple: int = 1  # internal pooling grid: tiles are aligned to it so patch mode stays exact
     shipped_weights: bool = True  # False where we ship no trained file of our own (official weights instead)
+    precisions: tuple[str, ...] = ("fp32", "bf16", "fp16")  # what the network may run in
+    context: int | None = None  # tile context in input px when known up front (community models); None:
+    # read from the network's layers (``LoadedModel.receptive_radius``)
 
     def config(self, **overrides) -> dict:
         """The default config with ``overrides`` applied."""

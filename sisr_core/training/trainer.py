@@ -31,7 +31,8 @@ from torch.optim.swa_utils import AveragedModel
 from sisr_core import CPU_PRECISIONS
 from sisr_core.data.datasets import PatchStream, SRImageSet, find_images
 from sisr_core.inference.color import rgb_to_y
-from sisr_core.inference.engine import LoadedModel, load_model, resolve_precision
+from sisr_core.inference.engine import resolve_precision
+from sisr_core.models.loading import LoadedModel, load_model
 from sisr_core.metrics import psnr
 from sisr_core.models.registry import build_model, get_spec
 from sisr_core.resize import imresize

@@ -32,6 +32,8 @@ from app.widgets.save_dialog import SaveDialog, intermediate_path
 from app.widgets.side_by_side import BICUBIC, SideBySideView
 from app.workers import Worker, WorkerSet, error_hub
 
+MODEL_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt", ".h5")  # dropped files that are models, not images
+
 IMAGE_FILTER_SUFFIXES = "*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif"
 
 
@@ -222,7 +224,9 @@ class MainWindow(QMainWindow):
         keys = a("&Keyboard shortcuts", self.show_shortcuts, QKeySequence("F1"), "mdi6.keyboard")
         about = a("&About SISR Studio", self.about, None, "mdi6.information")
         add_model = a("Add &model…", self.add_model_dialog, None, "mdi6.brain",
-                      "Check a weight file and add it to the network picker")
+                      "Check a weight file (ours, or a community ESRGAN, SwinIR, HAT, … file) and add it to Your models")
+        remove_model = a("&Remove model…", self.remove_model_dialog, None, "mdi6.delete",
+                         "Remove one of your models (our networks stay)")
 
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
@@ -233,7 +237,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addActions([self.save_action, self.save_as_action])
         file_menu.addSeparator()
-        file_menu.addAction(add_model)
+        file_menu.addActions([add_model, remove_model])
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         image_menu = menu.addMenu("&Image")
@@ -444,7 +448,7 @@ class MainWindow(QMainWindow):
             canvas.set_drop_target(on)
 
     def dropEvent(self, event) -> None:
-        """An image file opens on the image page; a folder becomes the batch input."""
+        """An image file opens on the image page; a folder becomes the batch input; a weight file is added."""
         self._show_drop_zone(False)
         mime = event.mimeData()
         urls = [u for u in mime.urls() if u.isLocalFile()]
@@ -453,6 +457,8 @@ class MainWindow(QMainWindow):
             if path.is_dir():
                 self.batch.set_input_folder(str(path))
                 self.pages.setCurrentWidget(self.batch)
+            elif path.suffix.lower() in MODEL_SUFFIXES:
+                self.ask_and_add_model(path)
             else:
                 self.pages.setCurrentIndex(0)
                 self.open_paths([Path(u.toLocalFile()) for u in urls if not Path(u.toLocalFile()).is_dir()])
@@ -658,32 +664,79 @@ class MainWindow(QMainWindow):
         return wizard
 
     def add_model_dialog(self) -> Worker | None:
-        """Pick a weight file (and, when the file cannot say, its network), then add it in a worker."""
+        """Pick a weight file, then add it (:meth:`ask_and_add_model`)."""
         path, _ = QFileDialog.getOpenFileName(self, "Add a model", self.settings.folder("model"),
                                               "Weights (*.safetensors *.pth *.pt *.ckpt *.h5)")
-        if not path:
-            return None
-        name = None
-        if not path.endswith(".safetensors"):
-            names = sorted(self.panel.rows)
-            name, ok = QInputDialog.getItem(self, "Add a model", "Which network are these weights for?", names, 0, False)
+        return self.ask_and_add_model(Path(path)) if path else None
+
+    def ask_and_add_model(self, path: Path) -> Worker | None:
+        """Ask which network a Keras or official file holds (ours and community files say it themselves) and
+        the name the model gets, asking before replacing a model of yours; then add it in a worker."""
+        from sisr_core.importers import INFERABLE_MODELS, KERAS_MODELS
+        from sisr_core.models.loading import default_model_name
+        from sisr_core.weights import read_metadata
+
+        network = None
+        if path.suffix.lower() != ".safetensors":
+            detect = "Detect it (a community model: ESRGAN, SwinIR, HAT, SPAN, …)"
+            choices = list(KERAS_MODELS) if path.suffix.lower() == ".h5" else [detect, *INFERABLE_MODELS]
+            choice, ok = QInputDialog.getItem(self, "Add a model", "Which network are these weights for?", choices, 0, False)
             if not ok:
                 return None
-        return self.add_model(path, name)
+            network = None if choice == detect else choice
+        try:
+            default = default_model_name(path, read_metadata(path) if path.suffix.lower() == ".safetensors" else {})
+        except Exception:  # an unreadable file: the worker reports it; the name comes from the file name
+            default = default_model_name(path, {})
+        name, ok = QInputDialog.getText(self, "Add a model", "Name in Your models:", text=default)
+        name = name.strip()
+        if not ok or not name:
+            return None
+        mine = self.panel.rows.get(name, {}).get("yours", False)
+        if mine and not ask(self, "Replace model?", f"You have a model called {name} already. Replace it?"):
+            return None
+        return self.add_model(path, network, name, overwrite=mine)
 
-    def add_model(self, path: str | Path, name: str | None = None) -> Worker:
-        """Check and install a weight file (sisr_core.importers.add_model), then refresh the picker."""
+    def add_model(self, path: str | Path, network: str | None = None, name: str | None = None,
+                  overwrite: bool = False) -> Worker:
+        """Check and install a weight file as model ``name`` (sisr_core's ``add_model``), then refresh the picker."""
         self.settings.set_folder("model", str(Path(path).parent))
 
         def task(report, aborted):
-            from sisr_core.importers import add_model
+            from sisr_core.models.loading import add_model
 
-            return add_model(path, name)
+            return add_model(path, network, name, overwrite)
 
         worker = Worker(task, f"Could not add {Path(path).name}")
         worker.returned.connect(lambda target: (self.load_models(), self.statusBar().showMessage(
-            f"Model added: {target}", 10000)))
+            f"Model added to Your models: {target.stem}", 10000)))
         return self.workers.start(worker)
+
+    def remove_model_dialog(self) -> Path | None:
+        """Pick one of your models (the current one first), confirm, and remove it; our networks cannot be."""
+        yours = [n for n, r in self.panel.rows.items() if r.get("yours")]
+        if not yours:
+            self.show_error("Remove a model", "You have added no models of your own.")
+            return None
+        current = self.panel.model_name()
+        name, ok = QInputDialog.getItem(self, "Remove a model", "Which of your models?", yours,
+                                        yours.index(current) if current in yours else 0, False)
+        if not ok or not ask(self, "Remove model?", f"Remove {name} from Your models? Its file is deleted."):
+            return None
+        return self.remove_model(name)
+
+    def remove_model(self, name: str) -> Path | None:
+        """Remove the user's model ``name`` (sisr_core's ``remove_model``) and refresh the picker."""
+        from sisr_core.models.loading import remove_model
+
+        try:
+            path = remove_model(name)
+        except (ValueError, OSError) as exc:
+            self.show_error("Could not remove the model", str(exc))
+            return None
+        self.load_models()
+        self.statusBar().showMessage(f"Removed {name}", 10000)
+        return path
 
     def show_shortcuts(self) -> None:
         """List every menu command that has keys (read from the actions, so the list cannot go stale)."""

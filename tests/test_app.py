@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QColor, QDragEnterEvent, QDragLeaveEvent, QDropEvent, QImage, QMouseEvent, QPalette, QWheelEvent
-from PySide6.QtWidgets import QApplication, QMessageBox, QToolBar
+from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox, QToolBar
 
 from app import dialogs, main_window
 from app.batch import page as batch_page
@@ -21,6 +22,7 @@ from app.main_window import MainWindow
 from app.settings import Settings
 from app.train import wizard as wizard_module
 from app.widgets.canvas import CompareView
+from app.widgets.model_panel import picker_groups
 from app.widgets.side_by_side import SideBySideView
 from tests.conftest import random_image
 
@@ -227,22 +229,23 @@ def test_training_wizard_adds_weights_to_picker(window, qtbot, tiny_data, model_
     assert train.previews["sr"].pixmap() is not None and not train.previews["sr"].pixmap().isNull()
     final = train.final_path
     wizard.accept()
-    assert (model_dir / "fsrcnn_x3.safetensors").read_bytes() == final.read_bytes()
-    qtbot.waitUntil(lambda: 3 in window.panel.rows["fsrcnn"]["weights"], timeout=30000)
-    assert "×3" in window.panel.native.text()
+    yours = model_dir.parent / "user" / "models"  # the user's models, apart from the shipped ones (model_dir)
+    assert (yours / "fsrcnn_x3.safetensors").read_bytes() == final.read_bytes()
+    qtbot.waitUntil(lambda: "fsrcnn_x3" in window.panel.rows, timeout=30000)
+    assert window.panel.rows["fsrcnn_x3"]["yours"] and 3 not in window.panel.rows["fsrcnn"]["weights"]
 
-    replaced = window.open_training_wizard()  # an existing file is replaced only after a Yes
+    replaced = window.open_training_wizard()  # an existing model of yours is replaced only after a Yes
     replaced.train_page.final_path = final  # named by the file's metadata (x3), as sisr add-model names it
     x2 = (model_dir / "fsrcnn_x2.safetensors").read_bytes()
-    (model_dir / "fsrcnn_x3.safetensors").write_bytes(x2)
+    (yours / "fsrcnn_x3.safetensors").write_bytes(x2)
     answers = []
     monkeypatch.setattr(wizard_module, "ask", lambda *args: answers.append(args[2]) or False)
-    assert replaced.install_weights() is None and (model_dir / "fsrcnn_x3.safetensors").read_bytes() == x2
+    assert replaced.install_weights() is None and (yours / "fsrcnn_x3.safetensors").read_bytes() == x2
     assert "fsrcnn_x3.safetensors exists already" in answers[0]
     monkeypatch.setattr(wizard_module, "ask", lambda *args: True)
-    assert replaced.install_weights() == model_dir / "fsrcnn_x3.safetensors"
-    assert (model_dir / "fsrcnn_x3.safetensors").read_bytes() == final.read_bytes()
-    assert (model_dir / "fsrcnn_x2.safetensors").read_bytes() == x2 and not list(model_dir.glob(".*"))
+    assert replaced.install_weights() == yours / "fsrcnn_x3.safetensors"
+    assert (yours / "fsrcnn_x3.safetensors").read_bytes() == final.read_bytes()
+    assert (model_dir / "fsrcnn_x2.safetensors").read_bytes() == x2 and not list(yours.glob(".*"))
     replaced.reject()
 
 
@@ -255,13 +258,48 @@ def test_settings_persist(window, settings):
 
 def test_add_model_lists_it_and_refuses_a_bad_file(window, qtbot, tmp_path):
     keras = ROOT.parent / "shared" / "anchors" / "seed_keras_weights" / "SR Weights 2X.h5"
-    window.add_model(keras, "sr")
-    qtbot.waitUntil(lambda: "sr" in window.panel.trained_names(), timeout=60000)
+    window.add_model(keras, "sr")  # a Keras file of our "sr" network, named from the file
+    qtbot.waitUntil(lambda: "sr-weights-2x" in window.panel.trained_names(), timeout=60000)
+    assert window.panel.rows["sr-weights-2x"]["yours"] and not window.panel.rows["sr"]["weights"]
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not weights")
     window.add_model(bad, "edsr")
     qtbot.waitUntil(lambda: "Could not add bad.pth" in window.last_error, timeout=30000)
     assert window.isVisible()
+
+
+def test_a_dropped_community_model_is_listed_apart_runs_and_can_be_removed(window, qtbot, community_files, tmp_path,
+                                                                            monkeypatch):
+    path, network = community_files["compact"]
+    asked = []
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *args: asked.append(args[3]) or (args[3][0], True))
+    monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kw: asked.append(kw["text"]) or ("my-compact", True))
+    drop_file(window, path)  # a .safetensors file says its network itself: only the name is asked (from the file)
+    qtbot.waitUntil(lambda: "my-compact" in window.panel.rows, timeout=30000)
+    assert asked == ["tiny-compact"]
+    groups = {heading: [name for _, name, _ in entries] for heading, entries in picker_groups(list(window.panel.rows.values()))}
+    assert groups["Your models"] == ["my-compact"] and "my-compact" not in groups["All networks (research)"]
+    assert "fsrcnn" in groups["All networks (research)"]
+
+    window.panel.network.setCurrentIndex(window.panel.network.findData("my-compact"))
+    window.panel.scale.setValue(4)
+    source = save_png(tmp_path / "photo.png", 24, 28)
+    window.open_paths([source])
+    qtbot.waitUntil(lambda: window.image is not None, timeout=10000)
+    qtbot.mouseClick(window.upscale_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.result is not None and window.upscale_worker is None, timeout=30000)
+    assert "RealESRGAN Compact" in window.result.model
+    x = torch.from_numpy(np.asarray(Image.open(source), dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        expected = network(x).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+    levels = np.abs(np.round(window.result.sr.pixels * 255) - np.round(expected * 255))
+    assert levels.shape == (96, 112, 3) and levels.mean() < 1 and levels.max() <= 8  # bf16 where the CPU has it
+
+    monkeypatch.setattr(main_window, "ask", lambda *args: True)
+    removed = window.remove_model_dialog()  # offers your models, the current one first
+    assert asked[-1] == ["my-compact"] and removed is not None and removed.stem == "my-compact" and not removed.exists()
+    qtbot.waitUntil(lambda: "my-compact" not in window.panel.rows, timeout=30000)
+    assert window.remove_model("fsrcnn") is None and "only your own models" in window.last_error
 
 
 def test_cancel_during_batch_leaves_no_partial_file(window, qtbot, tmp_path):
@@ -635,7 +673,7 @@ def test_error_details_go_to_a_log_file_not_the_dialog(window, qtbot, tmp_path, 
     window.open_path(bad)
     qtbot.waitUntil(lambda: "Could not open broken.png" in window.last_error, timeout=10000)
     box = next(w for w in window.findChildren(QMessageBox) if w.windowTitle() == "Could not open broken.png")
-    log = model_dir.parent / "logs" / "sisr-studio.log"  # beside the user's models ($SISR_USER_DIR)
+    log = model_dir.parent / "user" / "logs" / "sisr-studio.log"  # beside the user's models ($SISR_USER_DIR)
     assert box.detailedText() == "" and "Traceback" not in box.text() + box.informativeText()
     assert str(log) in box.informativeText() and "Traceback" in log.read_text()
 

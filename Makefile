@@ -10,10 +10,14 @@ TEST_STAMP := $(VENV)/.installed-test
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 
-# torch is installed first on its own so pip takes the pinned CPU build.
+# torch is installed first on its own so pip takes the pinned CPU build. spandrel (community models) goes
+# in without its declared dependencies: it asks for torchvision, whose PyPI wheels are CUDA builds that do
+# not load beside CPU torch; its real dependencies (einops, safetensors) are pinned in pyproject.toml, and
+# sisr_core/models/torchvision_standin.py covers its two torchvision imports.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install torch==2.13.0
 	$(BIN)/pip install -e .
+	$(BIN)/pip install --no-deps spandrel==0.4.2 spandrel-extra-arches==0.2.0
 	touch $@
 
 $(TEST_STAMP): $(STAMP)

@@ -11,8 +11,10 @@ bundle's own ``weights/`` are used). Steps:
 1. ``sisr --version`` prints the version;
 2. ``sisr upscale`` and ``SISR Studio IMAGE --scale 2`` (main.py's command line) write a 2x image
    of a PNG this script generates, with the default network;
-3. ``sisr train`` runs two training steps on generated images (skip with ``--no-train``);
-4. ``SISR Studio`` with no arguments opens the window offscreen; ``SISR_EXIT_AFTER_SHOWN_MS`` makes
+3. ``sisr upscale --weights`` runs a community model (a tiny Real-ESRGAN Compact .safetensors file this
+   script writes), through spandrel inside the bundle, and ``sisr add-model`` installs it;
+4. ``sisr train`` runs two training steps on generated images (skip with ``--no-train``);
+5. ``SISR Studio`` with no arguments opens the window offscreen; ``SISR_EXIT_AFTER_SHOWN_MS`` makes
    it save a picture of the painted window and close itself. The time from launch to that picture
    is printed for each of ``--launches`` launches.
 
@@ -52,6 +54,27 @@ def write_png(path: Path, width: int, height: int, seed: int) -> None:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"".join(rows)))
                      + chunk(b"IEND", b""))
+
+
+def write_compact_safetensors(path: Path, feat: int = 4, scale: int = 2, seed: int = 0) -> None:
+    """A random Real-ESRGAN Compact x``scale`` network (SRVGGNetCompact, one hidden conv) as a community
+    safetensors file: a little-endian header length, the JSON header, then float32 tensors."""
+    import json
+
+    rnd = random.Random(seed)
+    shapes = {"body.0.weight": (feat, 3, 3, 3), "body.0.bias": (feat,), "body.1.weight": (feat,),
+              "body.2.weight": (feat, feat, 3, 3), "body.2.bias": (feat,), "body.3.weight": (feat,),
+              "body.4.weight": (3 * scale * scale, feat, 3, 3), "body.4.bias": (3 * scale * scale,)}
+    header, data = {}, b""
+    for key, shape in shapes.items():
+        count = 1
+        for n in shape:
+            count *= n
+        values = struct.pack(f"<{count}f", *(rnd.uniform(-0.3, 0.3) for _ in range(count)))
+        header[key] = {"dtype": "F32", "shape": list(shape), "data_offsets": [len(data), len(data) + len(values)]}
+        data += values
+    text = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + data)
 
 
 def _link_or_copy(src: str, dst: str) -> None:
@@ -119,6 +142,18 @@ class Checker:
         out = self.work / "in_big(2x).png"
         self.expect("in_big(2x).png is 128x96", out.is_file() and png_size(out) == (128, 96),
                     f"{png_size(out) if out.is_file() else 'missing'}")
+
+    def community(self) -> None:
+        write_png(self.work / "small.png", 32, 24, seed=2)
+        write_compact_safetensors(self.work / "2x-Tiny-Compact.safetensors")
+        self.run("sisr upscale --weights 2x-Tiny-Compact.safetensors (a community model, via spandrel)",
+                 [self.exe("sisr"), "upscale", "small.png", "--weights", "2x-Tiny-Compact.safetensors", "-s", "2", "-q"])
+        out = self.work / "small_x2.png"
+        self.expect("small_x2.png is 64x48", out.is_file() and png_size(out) == (64, 48),
+                    f"{png_size(out) if out.is_file() else 'missing'}")
+        self.run("sisr add-model 2x-Tiny-Compact.safetensors", [self.exe("sisr"), "add-model", "2x-Tiny-Compact.safetensors"])
+        listed = self.run("sisr models", [self.exe("sisr"), "models"]).stdout
+        self.expect("sisr models lists 2x-tiny-compact", "2x-tiny-compact" in listed and "Compact" in listed)
 
     def train(self) -> None:
         data = self.work / "train"
@@ -190,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     checker = Checker(bundle, work, args.weights_dir)
     checker.version()
     checker.upscale()
+    checker.community()
     if not args.no_train:
         checker.train()
     times = checker.window(args.launches, args.hold_ms)

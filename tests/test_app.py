@@ -609,8 +609,9 @@ def test_picker_groups_networks_by_purpose(window):
 
     combo = window.panel.network
     texts = [combo.itemText(i) for i in range(combo.count())]
-    for heading in ("Recommended", "Your models", "All networks (research)"):
+    for heading in ("Recommended", "All networks (research)"):
         assert heading in texts and not combo.model().item(texts.index(heading)).isEnabled()
+    assert "Your models" not in texts  # none added yet: the fsrcnn weights are the shipped ones
     assert any(t.strip().startswith("Best quality: fsrcnn") for t in texts)  # the only trained network: the default
     assert not combo.model().item(texts.index("   rnsr  (no weights)")).isEnabled()
     rows = [{"name": n, "weights": w, "default": d, "fastest": f, "yours": y}
@@ -619,6 +620,7 @@ def test_picker_groups_networks_by_purpose(window):
     groups = dict(picker_groups(rows))
     assert [e[1] for e in groups["Recommended"]] == ["big", "small"] and "Fastest" in groups["Recommended"][1][0]
     assert [e[1] for e in groups["Your models"]] == ["mine"]
+    assert "mine" not in [e[1] for e in groups["All networks (research)"]]
     assert ("bare  (no weights)", "bare", False) in groups["All networks (research)"]
 
 

@@ -244,3 +244,23 @@ def test_a_tiny_image_keeps_its_colour(name, size):
         out = Upscaler(name, device="cpu").upscale(red, 2, mode=mode)
         assert out.shape == (1, 3, 2 * size, 2 * size)
         assert (out - red.repeat_interleave(2, -1).repeat_interleave(2, -2)).abs().max() < 4 / 255
+
+
+def test_one_tile_policy_fed_by_the_models_descriptor():
+    """plan_tiles: fast runs whole, patch tiles on the network's size grid with its context, auto runs whole when
+    the image fits the budget and tiles by the budget otherwise; a community model's context comes from its spec."""
+    from dataclasses import replace
+
+    from sisr_core.inference.engine import plan_tiles
+
+    model = LoadedModel("fsrcnn", get_spec("fsrcnn"), prepare_network(build_model("fsrcnn", 2)), 2, {"config": {}})
+    radius = model.receptive_radius
+    assert plan_tiles(model, 2, 4000, 4000, "fast").whole and plan_tiles(model, 2, 4000, 4000, "fast", tile=64).whole
+    patch = plan_tiles(model, 2, 100, 100, "patch", tile=50)
+    assert not patch.whole and (patch.tile, patch.context) == (50, radius)
+    assert plan_tiles(model, 2, 100, 100, "auto").whole  # fits, and smaller than a speed tile
+    huge = plan_tiles(model, 2, 20000, 20000, "auto", memory_budget=64 * 2**20)
+    assert not huge.whole and huge.tile < 20000
+    windowed = replace(model, spec=replace(model.spec, size_multiple=8, context=21))  # as community_spec gives
+    plan = plan_tiles(windowed, 2, 100, 100, "patch", tile=50)
+    assert (plan.tile, plan.context) == (56, 24)

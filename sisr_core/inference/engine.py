@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -256,17 +256,9 @@ class Upscaler:
             fn = self._pixel_function(model, native, x.shape[1])
             if ensemble:
                 fn = (lambda f: lambda t: _ensemble(f, t))(fn)
-            radius = model.receptive_radius
-            ov = radius if overlap is None else overlap
-            multiple = model.spec.size_multiple
-            bytes_per_pixel = self._bytes_per_pixel(model, native)
-            tile_px = tile or tile_for_budget(bytes_per_pixel, memory_budget, ov)
-            fits = x.shape[-2] * x.shape[-1] * bytes_per_pixel <= memory_budget
-            quick = speed_tile(bytes_per_pixel, ov) if tile is None else None
-            if mode == "auto" and fits and quick and max(x.shape[-2:]) > quick:
-                fits, tile_px = False, quick
+            tiles = plan_tiles(model, native, *x.shape[-2:], mode, tile, overlap, memory_budget)
             whole = None
-            if mode == "fast" or (mode == "auto" and fits):
+            if tiles.whole:
                 try:
                     whole = fn(x)
                 except Exception as error:  # the estimate was wrong: auto mode falls back to tiles
@@ -279,13 +271,12 @@ class Upscaler:
                 if progress:
                     progress(steps_done, total_steps)
             else:
-                tile_px, ov = -(-tile_px // multiple) * multiple, -(-ov // multiple) * multiple
-
                 def tile_progress(done, total, base=steps_done):
                     if progress:
                         progress(base * total + done, total_steps * total)
 
-                x = upscale_tiled(fn, x, native, tile_px, ov, tile_progress, cancel, multiple=multiple)
+                x = upscale_tiled(fn, x, native, tiles.tile, tiles.context, tile_progress, cancel,
+                                  multiple=model.spec.size_multiple)
                 steps_done += 1
         if downscale:
             x = imresize(x, size=out_size).clamp(0, 1)
@@ -305,7 +296,7 @@ class Upscaler:
             functions.append((lambda f: lambda t: _ensemble(f, t))(fn) if ensemble else fn)
             overlap += -(-model.receptive_radius // product)  # a later pass's context, in input pixels
             multiple = math.lcm(multiple, model.spec.size_multiple)
-            bytes_per_pixel = max(bytes_per_pixel, self._bytes_per_pixel(model, native) * product**2)
+            bytes_per_pixel = max(bytes_per_pixel, peak_bytes_per_pixel(model, native) * product**2)
             product *= native
         if downscale:
             overlap += 3  # the antialiased bicubic kernel spans under 2 input pixels a side
@@ -338,14 +329,42 @@ class Upscaler:
 
         return run
 
-    def _bytes_per_pixel(self, model: LoadedModel, scale: int) -> float:
-        """Rough peak bytes per input pixel: a few live feature maps of the widest layer."""
-        widest = max(
-            (m.out_channels for m in model.network.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))),
-            default=64,
-        )
-        area = scale * scale if model.spec.pre_upsample else 2
-        return 4.0 * widest * 4 * area + 4.0 * 8 * scale * scale
+
+def peak_bytes_per_pixel(model: LoadedModel, scale: int) -> float:
+    """Rough peak bytes per input pixel: a few live feature maps of the widest layer."""
+    widest = max(
+        (m.out_channels for m in model.network.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))),
+        default=64,
+    )
+    area = scale * scale if model.spec.pre_upsample else 2
+    return 4.0 * widest * 4 * area + 4.0 * 8 * scale * scale
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """How one pass runs: the whole image at once (``whole``; auto mode falls back to the tiles when that runs
+    out of memory) or tiles of ``tile`` px with ``context`` px of context, both on the network's size grid."""
+
+    whole: bool
+    tile: int
+    context: int
+
+
+def plan_tiles(model: LoadedModel, scale: int, height: int, width: int, mode: str = "auto", tile: int | None = None,
+               overlap: int | None = None, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> TilePlan:
+    """The tile-size policy for one pass of ``model`` (its descriptor gives the context and the size grid):
+    ``fast`` runs whole; ``patch`` runs tiles of ``tile`` px (default: the largest that fits the budget);
+    ``auto`` runs whole when the image fits the budget, except that a network with a small context runs in
+    speed tiles (:func:`speed_tile`). ``overlap`` overrides the context."""
+    context = model.receptive_radius if overlap is None else overlap
+    bytes_per_pixel = peak_bytes_per_pixel(model, scale)
+    side = tile or tile_for_budget(bytes_per_pixel, memory_budget, context)
+    fits = height * width * bytes_per_pixel <= memory_budget
+    quick = speed_tile(bytes_per_pixel, context) if tile is None else None
+    if mode == "auto" and fits and quick and max(height, width) > quick:
+        fits, side = False, quick
+    grid = model.spec.size_multiple
+    return TilePlan(mode == "fast" or (mode == "auto" and fits), -(-side // grid) * grid, -(-context // grid) * grid)
 
 
 def speed_tile(bytes_per_pixel: float, context: int) -> int | None:

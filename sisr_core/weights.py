@@ -13,6 +13,7 @@ import os
 import pickle
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -129,6 +130,46 @@ def read_metadata(path: str | os.PathLike) -> dict:
     with safe_open(str(path), framework="pt") as f:
         header = f.metadata() or {}
     return json.loads(header.get(METADATA_KEY, "{}"))
+
+
+@dataclass(frozen=True)
+class WeightsCard:
+    """A weight file's metadata parsed once into typed fields (after torchvision's ``Weights.meta``), for
+    ``zoo``, the model panel and the CLI: which network or community architecture, scales, colour, size,
+    where it came from, which of a network's weights it is, and its measured figures."""
+
+    model: str | None  # our registered network; None for a community file (see ``architecture``)
+    architecture: str
+    scales: tuple[int, ...]
+    color: str  # "y" or "rgb"
+    params: int
+    source: str
+    variant: str  # "photo" (trained on the photo degradation) or "clean"
+    metrics: dict = field(default_factory=dict)  # {"x2": {"Set5": {"psnr": ...}}}, clean protocol
+    metrics_degraded: dict = field(default_factory=dict)  # {"jpeg75": {"x2": {"Set14": {"psnr": ...}}}}
+    training: dict = field(default_factory=dict)
+    seconds_1000x1000_x2: float | None = None  # measured by scripts/publish_weights.py
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "WeightsCard":
+        photo = meta.get("variant") == "photo" or meta.get("training", {}).get("degradation") == "photo"
+        return cls(
+            model=meta.get("model"), architecture=meta.get("architecture") or meta.get("model") or "unknown",
+            scales=tuple(int(s) for s in meta.get("scales", []) if s), color=meta.get("color", "rgb"),
+            params=int(meta.get("params", 0)), source=meta.get("source") or meta.get("imported_from") or "unknown",
+            variant="photo" if photo else "clean", metrics=meta.get("metrics", {}),
+            metrics_degraded=meta.get("metrics_degraded", {}), training=meta.get("training", {}),
+            seconds_1000x1000_x2=meta.get("speed", {}).get("seconds_1000x1000_x2"),
+        )
+
+    def psnr(self, dataset: str, scale: int) -> float | None:
+        """The clean-protocol PSNR on ``dataset`` at ``scale``, if measured."""
+        return self.metrics.get(f"x{scale}", {}).get(dataset, {}).get("psnr")
+
+
+def read_card(path: str | os.PathLike) -> WeightsCard:
+    """The :class:`WeightsCard` of a safetensors weight file (only its header is read)."""
+    return WeightsCard.from_meta(read_metadata(path))
 
 
 def load_state(module: nn.Module, state_dict: dict[str, torch.Tensor], source: str = "weights") -> None:

@@ -12,7 +12,7 @@ from sisr_core import VARIANT_CHOICES, VARIANTS
 from sisr_core.inference.engine import Upscaler
 from sisr_core.models.loading import available_scales, user_models, weight_file_for
 from sisr_core.models.registry import build_model, get_spec, list_models
-from sisr_core.weights import count_parameters, read_metadata
+from sisr_core.weights import WeightsCard, count_parameters, read_card
 
 MAX_DEFAULT_SECONDS = 10.0  # a 1000x1000 photo x2 on a 2-core CPU
 FALLBACK_DEFAULT = "wdsr-a"
@@ -26,11 +26,10 @@ def default_candidates() -> list[tuple[str, float, float]]:
         path = weight_file_for(name, 2)
         if path is None:
             continue
-        meta = read_metadata(path)
-        seconds = meta.get("speed", {}).get("seconds_1000x1000_x2")
-        psnr = meta.get("metrics", {}).get("x2", {}).get("Set5", {}).get("psnr")
-        if seconds is not None and psnr is not None:
-            rows.append((name, seconds, psnr))
+        card = read_card(path)
+        psnr = card.psnr("Set5", 2)
+        if card.seconds_1000x1000_x2 is not None and psnr is not None:
+            rows.append((name, card.seconds_1000x1000_x2, psnr))
     return sorted(rows, key=lambda row: row[1])
 
 
@@ -100,13 +99,13 @@ def variant_rows(name: str) -> dict[str, dict]:
         metrics, degraded, training, sources = {}, {}, {}, {}
         for s in scales if not spec.multi_scale else scales[:1]:
             path = weight_file_for(name, s, variant)
-            meta = read_metadata(path)
+            card = read_card(path)
             key = f"x{s}" if not spec.multi_scale else "all"
-            metrics.update(meta.get("metrics", {}))
-            for protocol, figures in meta.get("metrics_degraded", {}).items():
+            metrics.update(card.metrics)
+            for protocol, figures in card.metrics_degraded.items():
                 degraded.setdefault(protocol, {}).update(figures)
-            training[key] = meta.get("training", {})
-            sources[key] = f"{meta.get('source', 'unknown')} (shipped: {path})"
+            training[key] = card.training
+            sources[key] = f"{card.source} (shipped: {path})"
         out[variant] = {"weights": scales, "purpose": PURPOSE[variant], "metrics": metrics,
                         "metrics_degraded": degraded, "training": training, "sources": sources}
     return out
@@ -153,20 +152,18 @@ def user_model_rows() -> list[dict]:
     rows = []
     for name, path in user_models().items():
         try:
-            meta = read_metadata(path)
+            card = read_card(path)
         except Exception as exc:  # a damaged file in the user's folder: say so, list the rest
-            meta = {"source": f"cannot be read: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"}
-        arch = meta.get("architecture") or meta.get("model", "unknown")
-        scales = [int(s) for s in meta.get("scales", []) if s]
-        source = f"{meta.get('source', meta.get('imported_from', 'unknown'))} (yours: {path})"
+            card = WeightsCard.from_meta({"source": f"cannot be read: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"})
+        source = f"{card.source} (yours: {path})"
+        scales = list(card.scales)
         rows.append({
-            "name": name, "description": f"Your model: {arch}" + (", community architecture" if "architecture" in meta else ""),
-            "architecture": arch, "paper": "", "scales": scales, "any_integer_scale": False,
-            "color": meta.get("color", "rgb"), "params": meta.get("params", 0), "weights": scales,
-            "weights_note": "", "metrics": meta.get("metrics", {}), "training": meta.get("training", {}),
-            "sources": {"file": source}, "source": source,
-            "variants": {"clean": {"weights": scales, "purpose": "your model", "metrics": meta.get("metrics", {}),
-                                   "metrics_degraded": meta.get("metrics_degraded", {}), "training": meta.get("training", {}),
+            "name": name, "description": f"Your model: {card.architecture}" + ("" if card.model else ", community architecture"),
+            "architecture": card.architecture, "paper": "", "scales": scales, "any_integer_scale": False,
+            "color": card.color, "params": card.params, "weights": scales, "weights_note": "", "metrics": card.metrics,
+            "training": card.training, "sources": {"file": source}, "source": source,
+            "variants": {"clean": {"weights": scales, "purpose": "your model", "metrics": card.metrics,
+                                   "metrics_degraded": card.metrics_degraded, "training": card.training,
                                    "sources": {"file": source}}},
             "yours": True, "default": False, "fastest": False, "tile_exact": True,
         })

@@ -114,3 +114,17 @@ def test_default_is_the_best_set5_x2_among_networks_fast_enough(model_dir):
     assert default_model() == "fsrcnn"
     publish("espcn", MAX_DEFAULT_SECONDS - 1, 37.0)
     assert default_model() == "espcn"
+
+
+def test_weights_card_reads_the_metadata_once(model_dir):
+    from sisr_core.weights import WeightsCard, read_card
+
+    card = read_card(model_dir / "fsrcnn_x2.safetensors")  # written by the real trainer
+    assert (card.model, card.architecture, card.scales, card.color, card.variant) == ("fsrcnn", "fsrcnn", (2,), "y", "clean")
+    assert card.params > 0 and card.training["steps"] == 40
+    photo = WeightsCard.from_meta({"model": "wdsr-a", "scales": [2], "training": {"degradation": "photo"},
+                                   "metrics": {"x2": {"Set5": {"psnr": 36.98}}}, "speed": {"seconds_1000x1000_x2": 3.5}})
+    assert photo.variant == "photo" and photo.psnr("Set5", 2) == 36.98 and photo.psnr("Set14", 2) is None
+    assert photo.seconds_1000x1000_x2 == 3.5
+    community = WeightsCard.from_meta({"architecture": "ESRGAN", "scales": [4], "source": "4x-UltraSharp.pth"})
+    assert community.model is None and community.architecture == "ESRGAN" and community.source == "4x-UltraSharp.pth"

@@ -30,6 +30,7 @@ from sisr_core.inference.color import rgb_to_ycbcr, ycbcr_to_rgb
 from sisr_core.models.registry import ModelSpec, UnknownModelError, build_model, fold_for_inference, get_spec, list_models
 from sisr_core.resize import imresize
 from sisr_core.weights import (
+    WeightsCard,
     WeightsError,
     count_parameters,
     load_state,
@@ -260,12 +261,6 @@ def load_community(state: dict[str, torch.Tensor], path: Path, meta: dict, devic
 # --- Installing a model for the user --------------------------------------------------------------------
 
 
-def weights_variant(meta: dict) -> str:
-    """Which weights of a network a file holds: ``photo`` when marked so or trained on the photo degradation
-    (as ``scripts/publish_weights.py`` names them), else ``clean``."""
-    return meta.get("variant") or ("photo" if meta.get("training", {}).get("degradation") == "photo" else "clean")
-
-
 def user_models() -> dict[str, Path]:
     """The user's models by name (their file in the user model folder), sorted by name."""
     folder = user_models_dir()
@@ -282,12 +277,12 @@ def user_model_file(name: str) -> Path | None:
 def default_model_name(path: str | os.PathLike, meta: dict) -> str:
     """The name a model file installs under unless the user picks one: for our files the network and its
     scales (``fsrcnn_x2``, ``fsrcnn_photo_x4``), otherwise the file's name in lower case (``4x-ultrasharp``)."""
-    if "model" in meta:
-        multi_scale = get_spec(meta["model"]).multi_scale
-        scales = [int(s) for s in meta.get("scales", []) if s]
-        if not multi_scale and not scales:
+    card = WeightsCard.from_meta(meta)
+    if card.model:
+        multi_scale = get_spec(card.model).multi_scale
+        if not multi_scale and not card.scales:
             raise WeightsError(f"{path}: the file does not say its scale")
-        stem = Path(weights_filename(meta["model"], None if multi_scale else scales[0], weights_variant(meta))).stem
+        stem = Path(weights_filename(card.model, None if multi_scale else card.scales[0], card.variant)).stem
     else:
         stem = re.sub(r"[^a-z0-9._+-]+", "-", Path(path).stem.lower()).strip("-.") or "model"
     return stem if stem not in list_models() else f"{stem}-yours"

@@ -10,7 +10,7 @@ reads (scales, size requirements, tile context), whichever kind of file it came 
 
 A user's model is one file in the user model folder under its own name (``4x-ultrasharp.safetensors``).
 A registered network's name is never a user model's name, so a user model can never shadow the weights
-we ship; ``sisr remove-model`` and the window's Model menu remove it again.
+we ship; ``sisr remove-model`` and the window's File › Remove model… remove it again.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from torch import nn
 
 from sisr_core.importers import INFERABLE_MODELS, KERAS_MODELS, import_keras, import_weights, state_dict_metadata
 from sisr_core.inference.color import rgb_to_ycbcr, ycbcr_to_rgb
-from sisr_core.models.registry import ModelSpec, UnknownModelError, build_model, fold_for_inference, get_spec, list_models
+from sisr_core.models.registry import ModelSpec, build_model, fold_for_inference, get_spec, list_models
 from sisr_core.resize import imresize
 from sisr_core.weights import (
     WeightsCard,
@@ -41,6 +41,7 @@ from sisr_core.weights import (
     user_models_dir,
     weights_filename,
 )
+
 
 class NoWeightsError(LookupError):
     """A network has no trained weights for the requested scale."""

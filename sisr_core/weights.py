@@ -149,6 +149,7 @@ class WeightsCard:
     metrics_degraded: dict = field(default_factory=dict)  # {"jpeg75": {"x2": {"Set14": {"psnr": ...}}}}
     training: dict = field(default_factory=dict)
     seconds_1000x1000_x2: float | None = None  # measured by scripts/publish_weights.py
+    tile_exact: bool | None = None  # recorded for community files; None: the network's ModelSpec says
 
     @classmethod
     def from_meta(cls, meta: dict) -> "WeightsCard":
@@ -159,7 +160,7 @@ class WeightsCard:
             params=int(meta.get("params", 0)), source=meta.get("source") or meta.get("imported_from") or "unknown",
             variant="photo" if photo else "clean", metrics=meta.get("metrics", {}),
             metrics_degraded=meta.get("metrics_degraded", {}), training=meta.get("training", {}),
-            seconds_1000x1000_x2=meta.get("speed", {}).get("seconds_1000x1000_x2"),
+            seconds_1000x1000_x2=meta.get("speed", {}).get("seconds_1000x1000_x2"), tile_exact=meta.get("tile_exact"),
         )
 
     def psnr(self, dataset: str, scale: int) -> float | None:

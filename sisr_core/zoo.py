@@ -165,6 +165,7 @@ def user_model_rows() -> list[dict]:
             "variants": {"clean": {"weights": scales, "purpose": "your model", "metrics": card.metrics,
                                    "metrics_degraded": card.metrics_degraded, "training": card.training,
                                    "sources": {"file": source}}},
-            "yours": True, "default": False, "fastest": False, "tile_exact": True,
+            "yours": True, "default": False, "fastest": False,
+            "tile_exact": get_spec(card.model).tile_exact if card.model in list_models() else card.tile_exact,
         })
     return rows

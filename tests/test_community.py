@@ -52,6 +52,17 @@ def test_upscale_weights_gives_spandrels_pixels_whole_and_tiled(arch, community_
     assert f"({path.name})" in capsys.readouterr().out  # the message names the file that ran
 
 
+def test_the_descriptor_says_scale_grid_context_precisions_and_whether_tiles_are_exact(community_files):
+    from sisr_core.models.loading import load_model
+
+    swinir, hat, esrgan = (load_model(weights=community_files[arch][0]) for arch in ("swinir", "hat", "esrgan"))
+    assert (swinir.scale, swinir.spec.size_multiple, swinir.spec.tile_exact) == (2, 8, True)  # tiles on its windows
+    assert swinir.receptive_radius > 2 * 8  # two attention blocks of 8 px windows beyond its convolutions
+    assert hat.spec.tile_exact is False  # its channel attention averages over the whole image
+    assert "fp16" not in swinir.spec.precisions and esrgan.spec.precisions == ("fp32", "bf16", "fp16")
+    assert esrgan.meta["params"] == sum(p.numel() for p in community_files["esrgan"][1].parameters())
+
+
 def test_a_pickle_that_runs_code_never_runs(tmp_path, user_dir, capsys):
     marker = tmp_path / "pwned"
 
@@ -101,7 +112,7 @@ def test_an_added_community_model_gets_its_own_name_and_never_replaces_ours(comm
     assert sisr(["models", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     mine = rows["tiny-esrgan"]
-    assert mine["yours"] and mine["architecture"] == "ESRGAN" and mine["scales"] == [4]
+    assert mine["yours"] and mine["architecture"] == "ESRGAN" and mine["scales"] == [4] and mine["tile_exact"]
     assert mine["params"] == sum(p.numel() for p in network.parameters()) and path.name in mine["source"]
     assert not rows["fsrcnn"]["yours"] and rows["fsrcnn"]["weights"] == [2, 4]
     assert sisr(["models"]) == 0

@@ -253,7 +253,7 @@ def load_community(state: dict[str, torch.Tensor], path: Path, meta: dict, devic
     descriptor = community_descriptor(state, path)
     spec = community_spec(descriptor)
     meta = {"source": f"{path.name} ({spec.name} via spandrel)", **meta, "architecture": spec.name,
-            "scales": [descriptor.scale], "color": "rgb", "config": {"num_in_ch": 3},
+            "scales": [descriptor.scale], "color": "rgb", "config": {"num_in_ch": 3}, "tile_exact": spec.tile_exact,
             "params": count_parameters(descriptor.model)}
     network = prepare_network(CommunityNetwork(descriptor), device)
     return LoadedModel(name=spec.name, spec=spec, network=network, scale=descriptor.scale, meta=meta, source=str(path))
@@ -353,7 +353,7 @@ def add_model(path: str | os.PathLike, model: str | None = None, name: str | Non
             ours = meta
             if "model" not in meta:  # a community file: spandrel must recognise it
                 loaded = load_community(state, path, meta)
-                meta = {key: loaded.meta[key] for key in ("architecture", "scales", "color", "params", "source")}
+                meta = {key: loaded.meta[key] for key in ("architecture", "scales", "color", "params", "source", "tile_exact")}
                 state = {k: v.clone() for k, v in state.items()}  # safetensors refuses tensors sharing memory
             save_weights(converted, state, {**meta, "imported_from": path.name}, half=False)
         loaded = load_model(weights=converted)

@@ -83,7 +83,7 @@ def random_image(h: int, w: int, c: int = 3, seed: int = 0) -> np.ndarray:
     return (img[0].numpy() + noise).clip(0, 1).transpose(1, 2, 0).copy()
 
 
-COMMUNITY_SUFFIXES = {"esrgan": ".pth", "compact": ".safetensors", "swinir": ".pth", "span": ".safetensors", "hat": ".pth"}
+COMMUNITY_SUFFIXES = {"esrgan": ".pth", "compact": ".pth", "swinir": ".safetensors", "span": ".safetensors", "hat": ".pth"}
 
 
 def community_network(arch: str) -> torch.nn.Module:

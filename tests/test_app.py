@@ -274,9 +274,9 @@ def test_a_dropped_community_model_is_listed_apart_runs_and_can_be_removed(windo
     asked = []
     monkeypatch.setattr(QInputDialog, "getItem", lambda *args: asked.append(args[3]) or (args[3][0], True))
     monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kw: asked.append(kw["text"]) or ("my-compact", True))
-    drop_file(window, path)  # a .safetensors file says its network itself: only the name is asked (from the file)
+    drop_file(window, path)  # asks which network (detect: a community .pth) and the name (from the file)
     qtbot.waitUntil(lambda: "my-compact" in window.panel.rows, timeout=30000)
-    assert asked == ["tiny-compact"]
+    assert asked[0][0].startswith("Detect") and "edsr" in asked[0] and asked[1] == "tiny-compact"
     groups = {heading: [name for _, name, _ in entries] for heading, entries in picker_groups(list(window.panel.rows.values()))}
     assert groups["Your models"] == ["my-compact"] and "my-compact" not in groups["All networks (research)"]
     assert "fsrcnn" in groups["All networks (research)"]

@@ -16,7 +16,7 @@ from sisr_core.io import ImageData, read_image, write_image
 
 REPO = Path(__file__).resolve().parents[1]
 ALL_MODELS = {"sr", "esr", "dsr", "ddsr", "rnsr", "distilled_rnsr", "nlrnsr", "espcn", "fsrcnn", "edsr-baseline",
-              "edsr", "wdsr-a", "wdsr-b", "srresnet", "srgan", "fdsrcnn"}
+              "edsr", "wdsr-a", "wdsr-b", "srresnet", "srgan", "fdsrcnn", "span"}
 
 
 @pytest.fixture()

@@ -106,12 +106,12 @@ def test_fdsrcnn_trains_x2_and_x4_as_one_network(tiny_data, tmp_path, monkeypatc
     trained, _ = read_weights(final)
     for head in ("reconstruct.x2.weight", "reconstruct.x4.weight"):  # both scales got gradients
         assert not torch.allclose(trained[head].float(), start[head], atol=1e-3), head
-    # installed under its joint name, it serves x2 and x4 by name and from the file, not x3
-    user = tmp_path / "user"
-    (user / "models").mkdir(parents=True)
-    (user / "models" / "fdsrcnn_x2x4.safetensors").write_bytes(final.read_bytes())
-    monkeypatch.setenv("SISR_USER_DIR", str(user))
-    monkeypatch.setenv("SISR_WEIGHTS_DIR", str(tmp_path / "none"))
+    # shipped under its joint name, it serves x2 and x4 by name and from the file, not x3
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "fdsrcnn_x2x4.safetensors").write_bytes(final.read_bytes())
+    monkeypatch.setenv("SISR_USER_DIR", str(tmp_path / "user"))
+    monkeypatch.setenv("SISR_WEIGHTS_DIR", str(shipped))
     lr = torch.rand(1, 3, 10, 12)
     for upscaler in (Upscaler("fdsrcnn"), Upscaler(weights=final)):
         assert upscaler.native_scales() == [2, 4]

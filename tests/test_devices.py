@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def test_train_gpu_script_on_the_cpu(tiny_data, tmp_path):
     for name in ("T91", "BSDS400"):
         (data / name).symlink_to(tiny_data)
     out = tmp_path / "out"
-    env = {**os.environ, "SISR_PYTHON": os.environ.get("SISR_PYTHON", __import__("sys").executable),
+    env = {**os.environ, "SISR_PYTHON": os.environ.get("SISR_PYTHON", sys.executable),
            "SISR_TRAIN_DATA": str(data), "SISR_DEVICE": "cpu", "SISR_GPU_STEPS": "2", "SISR_GPU_BATCH": "2",
            "SISR_GPU_PATCH": "16", "SISR_GPU_HOLDOUT": "1", "SISR_GPU_JOBS": "2"}
     proc = subprocess.run([str(REPO / "scripts" / "train_gpu.sh"), str(out), "1"], env=env, capture_output=True,

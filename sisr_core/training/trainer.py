@@ -32,7 +32,6 @@ import torch.distributed as dist
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from sisr_core import PRECISIONS
 from sisr_core.data.datasets import PatchStream, SRImageSet, find_images
 from sisr_core.devices import data_workers, select_device
 from sisr_core.inference.color import rgb_to_y

@@ -176,6 +176,8 @@ class TrainingRun:
         self.spec = get_spec(config.model)
         if not self.spec.pre_upsample and config.scale not in self.spec.scales:
             raise ValueError(f"model {config.model!r} has no x{config.scale} variant")
+        if config.minutes and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise ValueError("a time budget (--minutes) is for one process: under torchrun each would fit its own steps")
         self.device = select_device(config.device)
         precision = resolve_precision(config.precision, self.device)
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
@@ -388,6 +390,8 @@ class TrainingRun:
                 losses = self.train_step(state, lr_batch, hr_batch, int(scale))
                 if not main:
                     continue
+                if cfg.minutes:  # before validating: the run's last step is validated and logged
+                    self._fit_to_budget(state)
                 elapsed = time.time() - state.started
                 seconds = state.seconds_before + elapsed
                 eta = elapsed / (self.step - state.start_step) * (cfg.steps - self.step)
@@ -403,8 +407,6 @@ class TrainingRun:
                 if time.time() - state.last_checkpoint > cfg.checkpoint_minutes * 60:
                     self._save_checkpoint(state, seconds)
                     state.last_checkpoint = time.time()
-                if cfg.minutes:
-                    self._fit_to_budget(state)
         finally:
             if main:
                 self._save_checkpoint(state, state.seconds())

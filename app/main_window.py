@@ -307,15 +307,11 @@ class MainWindow(QMainWindow):
         """Read the network list (imports torch) in a worker, then fill the pickers."""
 
         def task(report, aborted):
-            import torch
-
             import sisr_core.io  # noqa: F401 - warm the image readers while off the GUI thread
-            from sisr_core.inference.engine import select_device
+            from sisr_core.devices import available_devices, select_device
             from sisr_core.zoo import model_rows
 
-            devices = (["cuda"] if torch.cuda.is_available() else []) + (
-                ["mps"] if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else [])
-            return model_rows(), devices, str(select_device("auto"))
+            return model_rows(), available_devices(), str(select_device("auto"))
 
         worker = Worker(task, "Could not read the list of networks")
         worker.returned.connect(self._models_loaded)

@@ -4,10 +4,12 @@ No Qt here: the app and the command line call this package, never the other way 
 """
 __version__ = "0.1.0"
 
-# Arithmetic: auto (bf16 on a CPU that computes it natively, else fp32), fp32, bf16; fp16 only on a GPU
-# and only for inference.
-CPU_PRECISIONS = ("auto", "fp32", "bf16")
-PRECISIONS = CPU_PRECISIONS + ("fp16",)
+# Arithmetic: auto (bf16 on a CPU that computes it natively or a GPU that does, else fp16 on a GPU, else
+# fp32), fp32, bf16; fp16 only on a GPU.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+# Where networks run: auto takes a CUDA GPU, then Apple's Metal (MPS), then the CPU (sisr_core.devices).
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 # A network's weights: for clean (lossless) input, and for real photos (blur, noise, JPEG); a user may
 # also ask for auto, which picks by the input file (sisr_core.zoo.choose_variant).

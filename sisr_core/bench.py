@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from sisr_core.anchors import OpenCVUpscaler, find_anchors
+from sisr_core.devices import select_device
 from sisr_core.inference.engine import Upscaler
 from sisr_core.models.loading import LoadedModel, prepare_network
 from sisr_core.models.registry import build_model, get_spec, list_models
@@ -73,20 +74,22 @@ def count_conv_flops(network: nn.Module, run) -> int:
     return total
 
 
-def network_case(name: str, scale: int, size: int, threads: int, repeats: int, precision: str = "auto") -> dict:
+def network_case(name: str, scale: int, size: int, threads: int, repeats: int, precision: str = "auto",
+                 device: str = "cpu") -> dict:
     """Time one network on a size x size RGB image as `sisr upscale` runs it (auto mode: whole, or in
-    tiles where that is faster); GFLOP counts the convolutions of one whole-image pass, the useful work."""
+    tiles where that is faster; on a GPU from and back to the host); GFLOP counts the convolutions of one
+    whole-image pass, the useful work."""
     torch.set_num_threads(threads)
     spec = get_spec(name)
-    network = prepare_network(build_model(name, scale))
+    network = prepare_network(build_model(name, scale), select_device(device))
     model = LoadedModel(name, spec, network, None if spec.multi_scale else scale, {"config": spec.config()})
-    upscaler = Upscaler.serving(model, precision=precision)
+    upscaler = Upscaler.serving(model, precision=precision, device=device)
     image = torch.rand(1, 3, size, size)
     with torch.inference_mode():
         upscaler.upscale(torch.rand(1, 3, 16, 16), scale)
-        flops = count_conv_flops(network, lambda: model.forward_rgb(image, scale))
+        flops = count_conv_flops(network, lambda: model.forward_rgb(image.to(upscaler.device), scale))
         seconds = min(_timed(lambda: upscaler.upscale(image, scale)) for _ in range(repeats))
-    return {"kind": "ours", "name": name, "scale": scale, "size": size, "threads": threads,
+    return {"kind": "ours", "name": name, "scale": scale, "size": size, "threads": threads, "device": str(upscaler.device),
             "precision": upscaler.precision, "seconds": seconds, "gflop": flops / 1e9,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -110,14 +113,16 @@ def _in_child(kind: str, *args) -> dict:
 
 
 def run_bench(models: list[str] | None, scales: list[int], size: int, threads: int, repeats: int,
-              vs_opencv: bool, progress=print, precision: str = "auto") -> dict:
-    """All cases, each in a child process; returns {"matmul_gflops": ..., "rows": [...]}."""
+              vs_opencv: bool, progress=print, precision: str = "auto", device: str = "cpu") -> dict:
+    """All cases, each in a child process, our networks on ``device``; returns {"matmul_gflops": ..., "rows": [...]}
+    (the matrix-multiply rates are the CPU's)."""
+    select_device(device)  # an accelerator that is not there: one line, before any case runs
     peak = matmul_gflops(threads)
     peak_bf16 = matmul_gflops(threads, dtype=torch.bfloat16)
     rows = []
     for name in models or list_models():
         for scale in scales:
-            row = _in_child("network_case", name, scale, size, threads, repeats, precision)
+            row = _in_child("network_case", name, scale, size, threads, repeats, precision, device)
             row["gflops_per_s"] = row["gflop"] / row["seconds"]
             row["fraction_of_matmul"] = row["gflops_per_s"] / peak
             row["fraction_of_own_matmul"] = row["gflops_per_s"] / (peak_bf16 if row["precision"] == "bf16" else peak)
@@ -147,7 +152,9 @@ def format_row(row: dict) -> str:
     """One line of the benchmark table."""
     line = (f"{row['name']:18s} x{row['scale']} {row.get('precision', 'fp32'):>4s}  {row['seconds']:8.2f} s  "
             f"{row['output_mp_per_s']:7.2f} MP/s")
-    if row.get("gflop") is not None:
+    if row.get("device", "cpu") != "cpu":  # the matrix-multiply rates are the CPU's
+        line += f"  {row['gflops_per_s']:7.1f} GFLOP/s on {row['device']}".ljust(60)
+    elif row.get("gflop") is not None:
         line += (f"  {row['gflops_per_s']:7.1f} GFLOP/s ({100 * row['fraction_of_matmul']:4.0f}% of fp32 matmul, "
                  f"{100 * row['fraction_of_own_matmul']:4.0f}% of {row['precision']})")
     else:

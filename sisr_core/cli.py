@@ -8,14 +8,14 @@ import signal
 import sys
 from pathlib import Path
 
-from sisr_core import CPU_PRECISIONS, PRECISIONS, VARIANT_CHOICES, __version__
+from sisr_core import DEVICES, PRECISIONS, VARIANT_CHOICES, __version__
 from sisr_core.data.protocols import PROTOCOLS
 
 MODES = ("auto", "fast", "patch")
 FORMATS = ("same", "png", "jpg", "webp", "tiff")
-DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISION_HELP = ("auto (default): bf16 on a CPU that computes it natively (AMX/AVX512-BF16), 2-3x faster, "
-                  "else fp32; fp16 needs a GPU")
+                  "and on GPUs that have it, fp16 on older GPUs, else fp32; fp16 needs a GPU")
+DEVICE_HELP = "auto (default): a CUDA GPU, then Apple's Metal (mps), then the CPU"
 
 
 def _scale(text: str) -> int:
@@ -44,7 +44,7 @@ def add_upscale_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="same", help="output format (default: as the input)")
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
     p.add_argument("--save-intermediate", action="store_true", help="also write the bicubic-enlarged image")
-    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     p.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (slower, slightly better)")
     p.add_argument("--recursive", action="store_true", help="look into sub-folders of input folders")
@@ -157,39 +157,47 @@ def run_models(args: argparse.Namespace) -> int:
 def run_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from sisr_core.training.trainer import TrainConfig, TrainingRun
+    from sisr_core.training.trainer import TrainConfig, TrainingRun, steps_for_minutes
 
+    if args.steps and args.minutes:
+        print("error: give --steps or --minutes, not both", file=sys.stderr)
+        return 2
     overrides = {}
-    if args.resume:
-        if args.steps:
-            overrides["steps"] = args.steps
-        if args.precision:
-            overrides["precision"] = args.precision
-        bar = tqdm(unit="step", disable=args.quiet)
-        run = TrainingRun.resume(args.resume, None, **overrides)
-        if overrides:  # the recipe changed: the weights' metadata records both commands
-            run.config.command += " && " + args.command_line
-    else:
-        if not (args.model and args.scale and args.data):
-            print("error: --model, --scale and --data are needed (or --resume RUN_DIR)", file=sys.stderr)
-            return 2
-        config = TrainConfig(
-            model=args.model, scale=args.scale, data=args.data, lr_data=args.lr_data or [], val=args.val or [],
-            val_holdout=args.val_holdout,
-            degradation=args.degradation, steps=args.steps or 10000, batch=args.batch, patch=args.patch, lr=args.lr,
-            loss=args.loss, init=args.init, teacher=args.teacher, ema=args.ema, scales=args.scales or [],
-            model_config=json.loads(args.model_config) if args.model_config else {},
-            perceptual_weight=args.perceptual, adversarial_weight=args.adversarial, vgg_weights=args.vgg_weights,
-            allow_download=args.allow_download, val_every=args.val_every, seed=args.seed,
-            checkpoint_minutes=args.checkpoint_minutes, num_workers=args.workers, grad_clip=args.grad_clip,
-            precision=args.precision or "auto", command=args.command_line,
-        )
-        out = args.out or f"runs/{args.model}_x{args.scale}"
-        if (Path(out) / "checkpoint.pt").exists():
-            print(f"error: {out} holds a run already; use --resume {out} or another --out", file=sys.stderr)
-            return 2
-        bar = tqdm(unit="step", disable=args.quiet)
-        run = TrainingRun(config, out, None)
+    try:
+        if args.resume:
+            for name in ("steps", "precision", "device", "minutes"):
+                if getattr(args, name):
+                    overrides[name] = getattr(args, name)
+            run = TrainingRun.resume(args.resume, None, **overrides)
+            if overrides:  # the recipe changed: the weights' metadata records both commands
+                run.config.command += " && " + args.command_line
+        else:
+            if not (args.model and args.scale and args.data):
+                print("error: --model, --scale and --data are needed (or --resume RUN_DIR)", file=sys.stderr)
+                return 2
+            out = args.out or f"runs/{args.model}_x{args.scale}"
+            if (Path(out) / "checkpoint.pt").exists():
+                print(f"error: {out} holds a run already; use --resume {out} or another --out", file=sys.stderr)
+                return 2
+            fields = dict(
+                model=args.model, scale=args.scale, data=args.data, lr_data=args.lr_data or [], val=args.val or [],
+                val_holdout=args.val_holdout, degradation=args.degradation, steps=args.steps or 10000,
+                batch=args.batch, patch=args.patch, lr=args.lr, loss=args.loss, init=args.init, teacher=args.teacher,
+                ema=args.ema, scales=args.scales or [],
+                model_config=json.loads(args.model_config) if args.model_config else {},
+                perceptual_weight=args.perceptual, adversarial_weight=args.adversarial, vgg_weights=args.vgg_weights,
+                allow_download=args.allow_download, val_every=args.val_every, seed=args.seed,
+                checkpoint_minutes=args.checkpoint_minutes, num_workers=args.workers, grad_clip=args.grad_clip,
+                device=args.device or "auto", precision=args.precision or "auto", minutes=args.minutes or 0.0,
+                command=args.command_line,
+            )
+            if args.minutes:
+                fields["steps"] = steps_for_minutes(TrainConfig(**fields), args.minutes)
+            run = TrainingRun(TrainConfig(**fields), out, None)
+    except (RuntimeError, ValueError) as exc:  # an accelerator that is not there, a precision it lacks
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    bar = tqdm(unit="step", disable=args.quiet)
     bar.total, bar.n = run.config.steps, run.step
     state = {"psnr": None}
 
@@ -225,9 +233,13 @@ def run_eval(args: argparse.Namespace) -> int:
     if not (args.model or args.weights or args.opencv or args.baseline):
         print("error: give --model NAME, --weights FILE, --opencv FILE or --baseline bicubic", file=sys.stderr)
         return 2
-    rows = evaluate(args.model, args.weights, args.scale, args.data, baseline=args.baseline, rgb=args.rgb,
-                    ensemble=args.ensemble, opencv=args.opencv, precision=args.precision,
-                    degradation=args.degradation, variant=args.variant)
+    try:
+        rows = evaluate(args.model, args.weights, args.scale, args.data, baseline=args.baseline, rgb=args.rgb,
+                        ensemble=args.ensemble, opencv=args.opencv, precision=args.precision,
+                        degradation=args.degradation, variant=args.variant, device=args.device)
+    except (RuntimeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(format_table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
@@ -293,7 +305,12 @@ def run_bench(args: argparse.Namespace) -> int:
             Path(args.json).write_text(json.dumps(result, indent=2))
         return 0
     print(f"{args.size}x{args.size} input, {threads} threads, best of {args.repeat}; each case in its own process")
-    result = bench(args.models, args.scales, args.size, threads, args.repeat, args.vs_opencv, precision=args.precision)
+    try:
+        result = bench(args.models, args.scales, args.size, threads, args.repeat, args.vs_opencv,
+                       precision=args.precision, device=args.device)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"matmul: fp32 {result['matmul_gflops']:.1f} GFLOP/s, bf16 {result['bf16_matmul_gflops']:.1f} GFLOP/s")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
@@ -370,6 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how LR patches are made: bicubic (the benchmark), photo (real photos: blur, noise, JPEG; "
                         "see the README), unknown, or bicubic_jpeg_Q")
     p.add_argument("--steps", type=int, help="total steps (default 10000)")
+    p.add_argument("--minutes", type=float, metavar="M",
+                   help="instead of --steps: train for about M minutes (steps fitted to the measured speed)")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--patch", type=int, default=48, help="LR patch size")
     p.add_argument("--lr", type=float, default=2e-4)
@@ -385,10 +404,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-download", action="store_true", help="may download the VGG19 weights")
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
-    p.add_argument("--precision", choices=CPU_PRECISIONS,
-                   help="bf16 mixed precision (weights stay fp32), fp32, or auto (default): bf16 where the CPU "
-                        "computes it natively (AMX/AVX512-BF16), 3-4x faster steps there")
+    p.add_argument("--workers", type=int, default=None,
+                   help="DataLoader worker processes (default: none on the CPU, up to 8 on a GPU)")
+    p.add_argument("--device", choices=DEVICES, help=DEVICE_HELP)
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="bf16 or fp16 mixed precision (weights stay fp32), fp32, or auto (default): bf16 where the "
+                        "CPU computes it natively (AMX/AVX512-BF16, 3-4x faster steps there) or the GPU has it, "
+                        "fp16 on older GPUs")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/MODEL_xSCALE)")
@@ -405,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--opencv", action="append", metavar="PB", help="add an OpenCV dnn_superres graph's row")
     p.add_argument("--rgb", action="store_true", help="also report RGB PSNR")
     p.add_argument("--ensemble", action="store_true")
+    p.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     p.add_argument("--degradation", choices=tuple(PROTOCOLS), default="clean",
                    help="how the LR images are made: " + "; ".join(f"{k}: {v.description}" for k, v in PROTOCOLS.items()))
@@ -420,7 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=1, help="timed runs per case; the best is kept")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--vs-opencv", action="store_true", help="add OpenCV's FSRCNN/ESPCN and the speed ratios")
-    p.add_argument("--precision", choices=CPU_PRECISIONS, default="auto", help=PRECISION_HELP)
+    p.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
+    p.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.add_argument("--memory", action="store_true",
                    help="peak memory and time of `sisr upscale` on large synthetic photos (see --memory-cases)")

@@ -31,20 +31,21 @@ def evaluate(
     precision: str = "auto",
     degradation: str = "clean",
     variant: str = "auto",
+    device: str = "cpu",
 ) -> list[dict]:
     """Rows for a network (name or weight file), optionally bicubic and OpenCV anchor graphs; the network
-    runs in ``precision`` with the weights ``variant`` that `sisr upscale` picks for the protocol's files
+    runs on ``device`` in ``precision`` with the weights ``variant`` that `sisr upscale` picks for the protocol's files
     (by default what `sisr upscale` and the app run)."""
     from sisr_core.zoo import choose_variant
 
     protocol = protocol_named(degradation)
     methods: list = [("bicubic", None)] if baseline else []
     if weights:
-        upscaler = Upscaler(model, weights, device="cpu", precision=precision)
+        upscaler = Upscaler(model, weights, device=device, precision=precision)
         methods.append((upscaler.name, upscaler))
     elif model:
         chosen = choose_variant(model, protocol.quality is not None, variant)
-        upscaler = Upscaler(model, device="cpu", precision=precision, variant=chosen)
+        upscaler = Upscaler(model, device=device, precision=precision, variant=chosen)
         methods.append((model if chosen == "clean" else f"{model} {chosen}", upscaler))
     for path in opencv or []:
         from sisr_core.anchors import OpenCVUpscaler

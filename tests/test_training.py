@@ -183,8 +183,10 @@ def test_bf16_mixed_precision_learns_like_fp32(tiny_data, tmp_path):
     (psnr32, w32), (psnr16, w16) = results["fp32"], results["bf16"]
     assert psnr16 > psnr32 - 0.3, (psnr16, psnr32)
     assert any(not torch.equal(w32[k], w16[k]) for k in w32)  # same seed and data: only bf16 arithmetic differs
-    with pytest.raises(ValueError, match="precision 'fp16'"):
-        TrainingRun(config(tiny_data, precision="fp16"), tmp_path / "fp16")
+    with pytest.raises(ValueError, match="fp16 needs a GPU"):
+        TrainingRun(config(tiny_data, precision="fp16", device="cpu"), tmp_path / "fp16")
+    with pytest.raises(ValueError, match="precision 'fp8'"):
+        TrainingRun(config(tiny_data, precision="fp8"), tmp_path / "fp8")
 
 
 def _write_pairs(hr_dir: Path, lr_dir: Path, names: list[str], lr_suffix: str = "") -> None:

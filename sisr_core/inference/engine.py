@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from sisr_core import PRECISIONS
+from sisr_core.devices import network_memory_budget, select_device
 from sisr_core.io import ImageData, from_float, to_float
 from sisr_core.inference.tiling import (
     add_cancel_checks,
@@ -40,23 +41,10 @@ from sisr_core.resize import imresize
 DEFAULT_MEMORY_BUDGET = int(os.environ.get("SISR_MEMORY_BUDGET_MB", "1024")) * 2**20
 # Auto mode runs networks with a small context in tiles of this budget even when the whole image fits:
 # their wide, cheap layers are bound by memory traffic, and feature maps that big are allocated afresh
-# (page faults) for every layer. FSRCNN/ESPCN run 1.1-1.7x faster so; `sisr bench` measures it.
+# (page faults) for every layer. FSRCNN/ESPCN run 1.1-1.7x faster so on CPUs; `sisr bench` measures it.
 SPEED_TILE_BUDGET = 256 * 2**20
 MAX_CONTEXT_OVERHEAD = 1.12  # ... unless the tiles' shared context would add more than 12% of the work
 MAX_CHAIN = 4
-
-
-def select_device(device: str = "auto") -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then the CPU; otherwise the named device."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was asked for but no CUDA GPU is available")
-    return torch.device(device)
 
 
 def native_bf16() -> bool:
@@ -111,11 +99,14 @@ def _ensemble(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> to
 
 def resolve_precision(precision: str, device: torch.device) -> str:
     """``auto`` is bf16 on a CPU that computes it natively (2-3x faster; Set5 PSNR moves by 0.01-0.06 dB,
-    see the README), fp32 elsewhere. fp16 needs a GPU: on a CPU it is only slower."""
+    see the README) and on a CUDA GPU that has it (Ampere and later), fp16 on older CUDA GPUs, fp32
+    elsewhere (MPS included). fp16 needs a GPU: on a CPU it is only slower."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     if precision == "fp16" and device.type not in ("cuda", "mps"):
         raise ValueError("fp16 needs a GPU (cuda or mps); on the CPU it would only be slower (bf16 is the CPU's)")
+    if precision == "auto" and device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     if precision == "auto":
         return "bf16" if device.type == "cpu" and native_bf16() else "fp32"
     return precision
@@ -157,11 +148,12 @@ class Upscaler:
         return self
 
     @classmethod
-    def serving(cls, *models: LoadedModel, precision: str = "fp32") -> "Upscaler":
-        """An Upscaler around networks already in memory, e.g. randomly initialised ones for `sisr bench`."""
+    def serving(cls, *models: LoadedModel, precision: str = "fp32", device: str = "cpu") -> "Upscaler":
+        """An Upscaler around networks already in memory (on ``device``), e.g. random ones for `sisr bench`."""
         up = cls.__new__(cls)
-        up.device, up.dtype = torch.device("cpu"), torch.float32
+        up.device = select_device(device)
         up.precision = resolve_precision(precision, up.device)
+        up.dtype = torch.float16 if up.precision == "fp16" else torch.float32
         up._weights, up.name, up.spec, up._loaded = "in memory", models[0].name, models[0].spec, {}
         for model in models:
             up._keep(model)
@@ -223,18 +215,19 @@ class Upscaler:
 
         ``mode``: ``fast`` runs the whole image at once, ``patch`` runs tiles of ``tile`` px with
         ``overlap`` px of context, ``auto`` picks patch mode when the image would exceed the memory
-        budget. Returns (1, C, H*scale, W*scale) clamped to [0, 1]. ``cancel()`` is checked between
-        tiles and between the network's layers; when it returns True, ``Cancelled`` is raised.
+        budget (on a CUDA GPU: half its free memory). Returns (1, C, H*scale, W*scale) clamped to [0, 1] on
+        ``image``'s device. ``cancel()`` is checked between tiles and between the network's layers; when it
+        returns True, ``Cancelled`` is raised.
         """
         if mode not in ("auto", "fast", "patch"):
             raise ValueError(f"mode must be auto, fast or patch, got {mode!r}")
         pad = self._small_image_pad(image, scale)
         with checking_cancel(cancel):
             if not pad:
-                return self._upscale(image, scale, mode, tile, overlap, ensemble, memory_budget, progress, cancel)
+                return self._upscale(image, scale, mode, tile, overlap, ensemble, memory_budget, progress, cancel).to(image.device)
             padded = torch.nn.functional.pad(image, (pad,) * 4, mode="replicate")
             out = self._upscale(padded, scale, mode, tile, overlap, ensemble, memory_budget, progress, cancel)
-            return out[..., pad * scale : -pad * scale, pad * scale : -pad * scale]
+            return out[..., pad * scale : -pad * scale, pad * scale : -pad * scale].to(image.device)
 
     def _small_image_pad(self, image: torch.Tensor, scale: int) -> int:
         """Edge-replicated context for an image smaller than the first pass's receptive radius (else 0): the
@@ -247,6 +240,7 @@ class Upscaler:
     def _upscale(self, image, scale, mode, tile, overlap, ensemble, memory_budget, progress, cancel) -> torch.Tensor:
         passes, downscale = self.plan(scale)
         x = image.to(self.device, self.dtype)
+        memory_budget = network_memory_budget(self.device, memory_budget)
         out_size = (image.shape[-2] * scale, image.shape[-1] * scale)
         steps_done = 0
         total_steps = len(passes)
@@ -256,7 +250,8 @@ class Upscaler:
             fn = self._pixel_function(model, native, x.shape[1])
             if ensemble:
                 fn = (lambda f: lambda t: _ensemble(f, t))(fn)
-            tiles = plan_tiles(model, native, *x.shape[-2:], mode, tile, overlap, memory_budget)
+            tiles = plan_tiles(model, native, *x.shape[-2:], mode, tile, overlap, memory_budget,
+                               speed=self.device.type == "cpu")
             whole = None
             if tiles.whole:
                 try:
@@ -351,16 +346,16 @@ class TilePlan:
 
 
 def plan_tiles(model: LoadedModel, scale: int, height: int, width: int, mode: str = "auto", tile: int | None = None,
-               overlap: int | None = None, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> TilePlan:
+               overlap: int | None = None, memory_budget: int = DEFAULT_MEMORY_BUDGET, speed: bool = True) -> TilePlan:
     """The tile-size policy for one pass of ``model`` (its descriptor gives the context and the size grid):
     ``fast`` runs whole; ``patch`` runs tiles of ``tile`` px (default: the largest that fits the budget);
     ``auto`` runs whole when the image fits the budget, except that a network with a small context runs in
-    speed tiles (:func:`speed_tile`). ``overlap`` overrides the context."""
+    speed tiles (:func:`speed_tile`; ``speed``: on a CPU, where they help). ``overlap`` overrides the context."""
     context = model.receptive_radius if overlap is None else overlap
     bytes_per_pixel = peak_bytes_per_pixel(model, scale)
     side = tile or tile_for_budget(bytes_per_pixel, memory_budget, context)
     fits = height * width * bytes_per_pixel <= memory_budget
-    quick = speed_tile(bytes_per_pixel, context) if tile is None else None
+    quick = speed_tile(bytes_per_pixel, context) if tile is None and speed else None
     if mode == "auto" and fits and quick and max(height, width) > quick:
         fits, side = False, quick
     grid = model.spec.size_multiple

@@ -9,6 +9,10 @@ another thread. Checkpoints hold only tensors and plain values, so they load wit
 The rules both front ends need before a run live here too: :func:`training_schedule` (warm-up,
 validation, preview and log intervals for a number of steps; ``TrainConfig`` fills what is not given
 from it) and :func:`measure_step_seconds` (the trainer's own step, timed, for an estimate).
+
+Runs train on ``config.device`` (``sisr_core.devices``: a CUDA GPU when there is one): on a GPU with
+bf16 autocast where it has bf16, else fp16 with a gradient scaler, fed by DataLoader workers.
+``torch.compile`` is not used: it is unmeasured on a GPU, and these small networks' steps are short.
 """
 from __future__ import annotations
 
@@ -28,8 +32,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from sisr_core import CPU_PRECISIONS
 from sisr_core.data.datasets import PatchStream, SRImageSet, find_images
+from sisr_core.devices import data_workers, select_device
 from sisr_core.inference.color import rgb_to_y
 from sisr_core.inference.engine import resolve_precision
 from sisr_core.models.loading import LoadedModel, load_model
@@ -86,8 +90,10 @@ class TrainConfig:
     log_every: int | None = None
     preview_every: int = 0  # 0: no preview events (the wizard shows them: training_schedule has its interval)
     seed: int = 0
-    num_workers: int = 0
-    precision: str = "auto"  # bf16 mixed precision (fp32 master weights) or fp32; auto: bf16 where the CPU has it
+    num_workers: int | None = None  # DataLoader workers; None: sisr_core.devices.data_workers for the device
+    device: str = "auto"  # auto: a CUDA GPU, then Apple MPS, then the CPU
+    precision: str = "auto"  # bf16 or fp16 mixed precision (fp32 master weights), or fp32; auto: by the device
+    minutes: float = 0.0  # a time budget: steps are refitted to the speed seen, and the run ends by then
     command: str = ""  # the command line that started the run, for the weights' metadata
 
     def __post_init__(self) -> None:
@@ -143,6 +149,8 @@ class TrainState:
     last_checkpoint: float
     seconds_before: float  # training seconds before a resume
     start_step: int
+    refits: int = 0  # tenths of a time budget passed in this session (see TrainingRun._fit_to_budget)
+    last_fit: tuple[float, int] | None = None  # (time.time(), step) at the latest tenth
 
     @property
     def eval_net(self) -> nn.Module:
@@ -169,9 +177,12 @@ class TrainingRun:
         self.spec = get_spec(config.model)
         if not self.spec.pre_upsample and config.scale not in self.spec.scales:
             raise ValueError(f"model {config.model!r} has no x{config.scale} variant")
-        if config.precision not in CPU_PRECISIONS:
-            raise ValueError(f"precision {config.precision!r}: choose one of {', '.join(CPU_PRECISIONS)}")
-        self.bf16 = resolve_precision(config.precision, torch.device("cpu")) == "bf16"
+        if config.minutes and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise ValueError("a time budget (--minutes) is for one process: under torchrun each would fit its own steps")
+        self.device = select_device(config.device)
+        precision = resolve_precision(config.precision, self.device)
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=precision == "fp16")  # fp16 gradients underflow
         if config.scales and not self.spec.pre_upsample:
             joint = set(self.spec.joint_scales)
             if not joint or not set(config.scales) <= joint or config.scale != max(config.scales):
@@ -284,7 +295,11 @@ class TrainingRun:
             (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
         model = nn.parallel.DistributedDataParallel(net) if world > 1 else net
         stream, val_pairs = self._data(rank)
-        loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=cfg.num_workers)
+        workers = data_workers(self.device) if cfg.num_workers is None else cfg.num_workers
+        loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers,
+                                             pin_memory=self.device.type == "cuda")
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # the patch size is fixed: cuDNN may pick its fastest kernels
         net.train()
         now = time.time()
         return TrainState(net, model, optim, ema, disc, optim_d, perceptual, teacher, iter(loader), val_pairs,
@@ -292,10 +307,11 @@ class TrainingRun:
                           start_step=self.step)
 
     def _parts(self) -> tuple:
-        """The network (channels-last: oneDNN convs train ~30% faster on CPUs), its optimiser and moving
-        average, the GAN parts and the teacher: what a step needs, before any checkpoint is loaded."""
+        """The network on the device (channels-last: oneDNN convs train ~30% faster on CPUs, and GPUs' tensor
+        cores take it), its optimiser and moving average, the GAN parts and the teacher: what a step needs,
+        before any checkpoint is loaded."""
         cfg = self.config
-        net = self._network().to(memory_format=torch.channels_last)
+        net = self._network().to(self.device, memory_format=torch.channels_last)
         optim = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
         ema = AveragedModel(net, avg_fn=ema_average(cfg.ema), use_buffers=True) if cfg.ema else None
         return (net, optim, ema, *self._gan_parts(), self._teacher())
@@ -305,11 +321,12 @@ class TrainingRun:
         """One optimisation step of the network (and the discriminator, the EMA); returns the losses."""
         cfg = self.config
         pixel_loss = PIXEL_LOSSES[cfg.loss]
+        lr_batch, hr_batch = (b.to(self.device, non_blocking=True) for b in (lr_batch, hr_batch))
         inp, target = self._to_net_space(lr_batch, hr_batch, scale)
         inp = inp.contiguous(memory_format=torch.channels_last)
         for group in state.optim.param_groups:
             group["lr"] = self._lr_at(self.step)
-        with self._autocast():  # bf16 convolutions, fp32 weights and losses
+        with self._autocast():  # bf16/fp16 convolutions, fp32 weights and losses
             sr = (state.model(inp, scale=scale) if self.spec.joint_scales else state.model(inp)).float()
             losses = {"pixel": pixel_loss(sr, target)}
             if state.teacher is not None:
@@ -322,18 +339,20 @@ class TrainingRun:
             if state.disc is not None:
                 losses["adversarial"] = cfg.adversarial_weight * adversarial_loss(state.disc(sr).float(), True)
         state.optim.zero_grad(set_to_none=True)
-        sum(losses.values()).backward()
+        self.scaler.scale(sum(losses.values())).backward()
         if cfg.grad_clip:
+            self.scaler.unscale_(state.optim)
             nn.utils.clip_grad_norm_(state.net.parameters(), cfg.grad_clip)
-        state.optim.step()
+        self.scaler.step(state.optim)
         if state.disc is not None:
             with self._autocast():
                 d_loss = (adversarial_loss(state.disc(target).float(), True)
                           + adversarial_loss(state.disc(sr.detach()).float(), False))
             state.optim_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            state.optim_d.step()
+            self.scaler.scale(d_loss).backward()
+            self.scaler.step(state.optim_d)
             losses["discriminator"] = d_loss
+        self.scaler.update()
         if state.ema is not None:
             state.ema.update_parameters(state.net)
         self.step += 1
@@ -372,6 +391,8 @@ class TrainingRun:
                 losses = self.train_step(state, lr_batch, hr_batch, int(scale))
                 if not main:
                     continue
+                if cfg.minutes:  # before validating: the run's last step is validated and logged
+                    self._fit_to_budget(state)
                 elapsed = time.time() - state.started
                 seconds = state.seconds_before + elapsed
                 eta = elapsed / (self.step - state.start_step) * (cfg.steps - self.step)
@@ -403,9 +424,25 @@ class TrainingRun:
             self.callback(TrainingEvent("done", self.step, cfg.steps, psnr=self.best_psnr if state.val_pairs else None, path=str(final)))
         return final
 
+    def _fit_to_budget(self, state: TrainState) -> None:
+        """With ``minutes``: at every tenth of the budget from the second on, fit the total steps to the
+        speed of the last tenth (data loading, validation and a shared GPU included; the first tenth, which
+        starts workers and fills caches, is not used), so the learning-rate schedule ends on time; past
+        the budget, end the run at this step."""
+        cfg = self.config
+        budget, spent = cfg.minutes * 60, state.seconds()
+        if spent >= budget:
+            cfg.steps = self.step
+        elif state.refits < 9 and spent >= budget * 0.1 * (state.refits + 1):
+            if state.last_fit is not None:
+                since, step_then = state.last_fit
+                per_step = (time.time() - since) / max(self.step - step_then, 1)
+                cfg.steps = max(self.step + int((budget - spent) / per_step), self.step + 1)
+            state.refits, state.last_fit = state.refits + 1, (time.time(), self.step)
+
     # -- pieces ----------------------------------------------------------------------------------
     def _autocast(self):
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16)
+        return torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None)
 
     @torch.no_grad()
     def validate(self, net: nn.Module, pairs: list) -> float:
@@ -415,7 +452,7 @@ class TrainingRun:
         loaded = self._as_loaded(net, self.config.scale)
         values = []
         for lr, hr in pairs:
-            sr = loaded.forward_rgb(lr[None], self.config.scale).clamp(0, 1)
+            sr = loaded.forward_rgb(lr[None].to(self.device), self.config.scale).clamp(0, 1).cpu()
             values.append(psnr(sr, hr[None], crop_border=self.config.scale))
         net.train(was_training)
         return float(np.mean(values))
@@ -430,7 +467,7 @@ class TrainingRun:
         lr_crop = lr[:, y : y + size, x : x + size]
         was_training = net.training
         net.eval()
-        sr = self._as_loaded(net, s).forward_rgb(lr_crop[None], s)[0].clamp(0, 1)
+        sr = self._as_loaded(net, s).forward_rgb(lr_crop[None].to(self.device), s)[0].clamp(0, 1).cpu()
         net.train(was_training)
         return {"lr": lr_crop, "bicubic": imresize(lr_crop, s).clamp(0, 1), "sr": sr,
                 "hr": hr[:, y * s : (y + size) * s, x * s : (x + size) * s]}
@@ -439,13 +476,13 @@ class TrainingRun:
         cfg = self.config
         perceptual = None
         if cfg.perceptual_weight:
-            perceptual = PerceptualLoss(load_vgg19_state(cfg.vgg_weights, cfg.allow_download))
+            perceptual = PerceptualLoss(load_vgg19_state(cfg.vgg_weights, cfg.allow_download)).to(self.device)
         if not cfg.adversarial_weight:
             return None, None, perceptual
         from sisr_core.models.srresnet import build_discriminator
 
         channels = self.spec.config(**cfg.model_config).get("num_out_ch", 3)
-        disc = build_discriminator(num_in_ch=channels)
+        disc = build_discriminator(num_in_ch=channels).to(self.device)
         return disc, torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.9, 0.99)), perceptual
 
     def _teacher(self) -> LoadedModel | None:
@@ -453,8 +490,8 @@ class TrainingRun:
         if not t:
             return None
         if Path(t).is_file():
-            return load_model(None, self.config.scale, t)
-        return load_model(t, self.config.scale)
+            return load_model(None, self.config.scale, t, self.device)
+        return load_model(t, self.config.scale, device=self.device)
 
     def _load_checkpoint(self) -> dict | None:
         path = self.out / CHECKPOINT
@@ -516,8 +553,8 @@ class TrainingRun:
 
 
 def measure_step_seconds(config: TrainConfig, repeats: int = 2) -> float:
-    """Seconds one training step of ``config`` takes on this computer: the trainer's own ``train_step`` (its
-    precision, losses, moving average, teacher) on random patches of the batch and patch size, best of
+    """Seconds one training step of ``config`` takes on this computer and its device: the trainer's own
+    ``train_step`` (its precision, losses, moving average, teacher) on random patches of the batch and patch size, best of
     ``repeats`` after a warm-up step. Reading and degrading patches and validation are not included; no
     file is read but ``init``/``teacher`` weights, none is written."""
     run = TrainingRun(config, Path(os.devnull))
@@ -534,3 +571,9 @@ def measure_step_seconds(config: TrainConfig, repeats: int = 2) -> float:
         run.train_step(state, lr_batch, hr_batch, scale)
         seconds.append(time.perf_counter() - started)
     return min(seconds[1:])
+
+
+def steps_for_minutes(config: TrainConfig, minutes: float) -> int:
+    """Steps of ``config`` that fill ``minutes`` at the speed :func:`measure_step_seconds` gives; a run with
+    ``minutes`` set refits them to the speed it sees (see ``TrainingRun._fit_to_budget``)."""
+    return max(1, int(minutes * 60 / measure_step_seconds(config)))

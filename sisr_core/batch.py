@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 
 import torch
 
+from sisr_core.atomic import stale_partials
 from sisr_core.inference.engine import (
     DEFAULT_MEMORY_BUDGET,
     Upscaler,
@@ -202,7 +203,7 @@ def _read(job: Job, overwrite: bool) -> _Stage:
     stage = _Stage(job, time.perf_counter())
     for target in (job.output, job.intermediate):  # temporary files left by a run that was killed
         if target is not None:
-            for stale in target.parent.glob(f".{target.name}.*.part"):
+            for stale in stale_partials(target):
                 stale.unlink(missing_ok=True)
     if job.output.exists() and not overwrite:
         stage.result = JobResult(job, "skipped", f"{job.output}: exists (use overwrite to replace it)")

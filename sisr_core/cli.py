@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from sisr_core import CPU_PRECISIONS, PRECISIONS, VARIANT_CHOICES, __version__
+from sisr_core.atomic import write_bytes
 from sisr_core.data.protocols import PROTOCOLS
 
 MODES = ("auto", "fast", "patch")
@@ -224,7 +225,7 @@ def run_eval(args: argparse.Namespace) -> int:
                     degradation=args.degradation, variant=args.variant)
     print(format_table(rows))
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
+        write_bytes(args.json, json.dumps(rows, indent=2))
     return 0
 
 
@@ -284,13 +285,13 @@ def run_bench(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         if args.json:
-            Path(args.json).write_text(json.dumps(result, indent=2))
+            write_bytes(args.json, json.dumps(result, indent=2))
         return 0
     print(f"{args.size}x{args.size} input, {threads} threads, best of {args.repeat}; each case in its own process")
     result = bench(args.models, args.scales, args.size, threads, args.repeat, args.vs_opencv, precision=args.precision)
     print(f"matmul: fp32 {result['matmul_gflops']:.1f} GFLOP/s, bf16 {result['bf16_matmul_gflops']:.1f} GFLOP/s")
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        write_bytes(args.json, json.dumps(result, indent=2))
     return 0
 
 

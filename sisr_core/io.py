@@ -14,10 +14,8 @@ assembled in one Pillow image when it fits the memory budget, and refused with a
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import uuid
 import warnings as _warnings
 import zlib
 from dataclasses import dataclass, field
@@ -29,6 +27,8 @@ import numpy as np
 import png
 import tifffile
 from PIL import Image, ImageCms
+
+from sisr_core.atomic import atomic_file
 
 DEFAULT_MAX_PIXELS = 200_000_000
 SUPPORTED_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
@@ -365,11 +365,8 @@ def write_image(
     warnings: list[str] = []
     channels, grey, has_alpha, bit_depth = _what_format_holds(image, fmt, warnings)
     try:
-        _write_atomically(
-            path,
-            overwrite,
-            lambda f: _encode(f, fmt, channels, grey, has_alpha, bit_depth, image, quality, warnings)
-        )
+        with atomic_file(path, overwrite) as f:
+            _encode(f, fmt, channels, grey, has_alpha, bit_depth, image, quality, warnings)
     except FileExistsError:
         raise ImageWriteError(f"{path}: already exists (not overwritten)") from None
     except Exception as error:
@@ -533,7 +530,8 @@ def write_image_bands(
     source = _BandSource(bands, keep, plan)
     encode = {"PNG": _stream_png, "TIFF": _stream_tiff}.get(fmt, _assemble_pillow)
     try:
-        _write_atomically(path, overwrite, lambda f: encode(f, source, plan, grey, has_alpha, like, quality, warnings))
+        with atomic_file(path, overwrite) as f:
+            encode(f, source, plan, grey, has_alpha, like, quality, warnings)
     except FileExistsError:
         raise ImageWriteError(f"{path}: already exists (not overwritten)") from None
     except Exception as error:
@@ -651,39 +649,6 @@ def _assemble_pillow(f, bands: _BandSource, plan: BandedOutput, grey, has_alpha,
         im.paste(Image.fromarray(np.ascontiguousarray(band[..., 0] if band.shape[2] == 1 else band)), (0, y))
         y += band.shape[0]
     _save_pillow(f, im, plan.format, grey, like, quality, warnings)
-
-
-def _write_atomically(path: Path, overwrite: bool, write) -> None:
-    """Run write(file) on a hidden temporary file beside path, fsync it, then move it into place.
-
-    Without overwrite the final step is a hard link, which fails if path appeared meanwhile, so two
-    writers cannot clobber each other.
-    """
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.part")
-    # open(mode "x") rather than mkstemp, whose 0o600 mode the output would keep
-    f = open(temporary, "xb")
-    try:
-        with f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        if overwrite:
-            os.replace(temporary, path)
-            return
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            raise
-        except OSError:  # a file system without hard links (FAT, some network shares)
-            if path.exists():
-                raise FileExistsError(path) from None
-            os.replace(temporary, path)
-            return
-        os.unlink(temporary)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def _one_line(reason: object) -> str:

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms, ImageOps
 
+import sisr_core.atomic
 from sisr_core import io as sio
 from sisr_core.io import ImageData, ImageReadError, ImageWriteError, read_image, write_image
 
@@ -507,7 +508,7 @@ def test_read_only_folder_at_create(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(sio, "open", refuse, raising=False)  # shadows the builtin inside sisr_core.io
+    monkeypatch.setattr(sisr_core.atomic, "open", refuse, raising=False)  # shadows the builtin of the one writer
     with pytest.raises(ImageWriteError, match="Read-only"):
         write_image(tmp_path / "a.png", BLACK)
     assert list(tmp_path.iterdir()) == []

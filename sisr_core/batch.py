@@ -40,6 +40,7 @@ from sisr_core.io import (
     output_format_for,
     plan_banded_write,
     read_image,
+    sample_dtype,
     write_image,
     write_image_bands,
 )
@@ -271,11 +272,12 @@ def _write(stage: _Stage, scale: int, overwrite: bool, quality: int) -> JobResul
         return stage.result
     job, image = stage.job, stage.image
     try:
-        result = tensor_to_image(stage.upscaled, image)
+        fmt = output_format_for(job.output)
+        result = tensor_to_image(stage.upscaled, image, sample_dtype(image, fmt))  # the samples to write
         stage.upscaled = None
         job.output.parent.mkdir(parents=True, exist_ok=True)
         warnings = list(image.warnings)
-        warnings += write_image(job.output, result, format=output_format_for(job.output), quality=quality,
+        warnings += write_image(job.output, result, format=fmt, quality=quality,
                                 overwrite=overwrite)
         del result
         if job.intermediate is not None:

@@ -35,7 +35,6 @@ from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
-import tifffile
 from PIL import Image, ImageCms
 
 from sisr_core.atomic import atomic_file
@@ -168,6 +167,8 @@ class _Refused(Exception):
 
 def _decode(data: bytes, max_pixels: int) -> ImageData:
     if data[:4] in _TIFF_SIGNATURES:
+        import tifffile  # imported when needed: it costs 0.1-0.3 s of a command's start-up
+
         with tifffile.TiffFile(io.BytesIO(data)) as tif:
             page = tif.pages.first
             if page.dtype is not None and (page.dtype.itemsize > 1 or page.dtype.kind == "f"):
@@ -274,8 +275,10 @@ def _decode_png16(data: bytes, grey: bool) -> tuple[np.ndarray, np.ndarray | Non
     return colour, alpha, 16
 
 
-def _decode_deep_tiff(tif: tifffile.TiffFile, page: tifffile.TiffPage, max_pixels: int) -> ImageData:
+def _decode_deep_tiff(tif, page, max_pixels: int) -> ImageData:
     """16-bit or float TIFF through tifffile, which also supplies the ICC profile and orientation."""
+    import tifffile
+
     _check_size(page.imagewidth, page.imagelength, max_pixels)
     warnings = ["multi-page TIFF: only the first page is used"] if len(tif.pages) > 1 else []
     array = page.asarray()
@@ -438,6 +441,8 @@ def _save_pillow(f, im: Image.Image, fmt: str, grey: bool, image: ImageData, qua
 
 def _encode_deep_tiff(f, channels, grey, has_alpha, bit_depth, image: ImageData, warnings) -> None:
     """16-bit or float32 TIFF through tifffile (ICC kept; EXIF is not written)."""
+    import tifffile
+
     if image.exif:
         warnings.append(f"{bit_depth}-bit TIFF: EXIF not kept")
     if bit_depth == 16:
@@ -654,6 +659,8 @@ def png_chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
 
 def _stream_tiff(f, bands: _BandSource, plan: BandedOutput, grey, has_alpha, like: ImageData, quality, warnings) -> None:
     """A tiled, deflate-compressed TIFF (BigTIFF past 2 GB) from bands; ICC kept, EXIF not written."""
+    import tifffile
+
     if like.exif:
         warnings.append("TIFF written in tiles: EXIF not kept")
     channels = bands.channels

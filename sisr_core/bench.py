@@ -371,7 +371,7 @@ def _alternating(commands: dict[str, list[str]], runs: int, warmup: int = 1) -> 
     return timings
 
 
-def run_command_bench(runs: int = 5, size: int = 2000, default_size: int = 1000, scale: int = 2,
+def run_command_bench(runs: int = 5, size: int = 2000, default_size: int = 1000, scale: int = 2, warmup: int = 1,
                       progress=print) -> dict:
     """The issue-19 targets, whole processes timed in alternation on synthetic photo PNGs written as PNG:
     `sisr upscale -m fsrcnn|espcn` against OpenCV's same network (read, upsample, write in one Python
@@ -392,7 +392,7 @@ def run_command_bench(runs: int = 5, size: int = 2000, default_size: int = 1000,
                 "ours": sisr + [str(photo), "-m", name, "-o", str(Path(tmp) / "ours")],
                 "opencv": python + ["-c", OPENCV_COMMAND, str(anchor), name, str(scale), str(photo),
                                     str(Path(tmp) / f"opencv_{name}.png")],
-            }, runs)
+            }, runs, warmup)
             ratios = [a[0] / b[0] for a, b in zip(times["ours"], times["opencv"])]
             rows.append({"kind": "vs_opencv", "model": name, "size": size, "scale": scale, "runs": runs,
                          "seconds": _median(times["ours"]), "opencv_seconds": _median(times["opencv"]),
@@ -401,7 +401,7 @@ def run_command_bench(runs: int = 5, size: int = 2000, default_size: int = 1000,
             progress(format_command_row(rows[-1]))
         model = default_model()
         times = _alternating({"ours": sisr + [str(small), "-m", model, "-o", str(Path(tmp) / "ours")],
-                              "import torch": python + ["-c", "import torch"]}, runs)
+                              "import torch": python + ["-c", "import torch"]}, runs, warmup)
         network = _in_child("network_seconds", model, str(small), scale, runs)
         row = {"kind": "vs_network", "model": model, "size": default_size, "scale": scale, "runs": runs,
                "seconds": _median(times["ours"]), "import_torch_seconds": _median(times["import torch"]),

@@ -267,25 +267,16 @@ def run_bench(args: argparse.Namespace) -> int:
     import os
 
     from sisr_core.bench import run_bench as bench
-    from sisr_core.bench import run_batch_bench, run_memory_bench
+    from sisr_core.bench import run_batch_bench, run_command_bench, run_memory_bench
 
     threads = args.threads or os.cpu_count() or 1
-    if args.whole_command:
-        from sisr_core.bench import run_command_bench
-
-        print("whole `sisr upscale` processes against OpenCV's and against the network's own time (medians)")
-        try:
-            result = run_command_bench(max(args.repeat, 3))
-        except RuntimeError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        if args.json:
-            write_bytes(args.json, json.dumps(result, indent=2))
-        return 0
-    if args.memory or args.batch:
+    if args.memory or args.batch or args.whole_command:
         model = args.models[0] if args.models else None
         result = {}
         try:
+            if args.whole_command:
+                print("whole `sisr upscale` processes against OpenCV's and against the network's own time")
+                result.update(run_command_bench(max(args.repeat, 3)))
             if args.memory:
                 print("peak resident memory of `sisr upscale` on synthetic photos, each in its own process")
                 result["memory"] = run_memory_bench(args.memory_cases, args.photo_format or "png", args.format,

@@ -561,7 +561,7 @@ def to_samples(x: torch.Tensor, dtype=np.float32) -> np.ndarray:
     """(C, H, W) floats in [0, 1] to (H, W, C) samples of ``dtype``: for uint8/uint16 clipped, scaled and
     rounded half to even, the arithmetic of ``io.write_image`` (so the same integers), but in one
     multi-threaded torch pass with no float copy in numpy's layout; float32 as it is."""
-    dtype = np.dtype(dtype)
+    dtype, x = np.dtype(dtype), x.float()  # fp16/bf16 results are rounded from fp32, as before
     if dtype.kind == "u":
         x = x.clamp(0, 1).mul_(np.iinfo(dtype).max).round_().to(torch.uint8 if dtype == np.uint8 else torch.int32)
     samples = x.cpu().permute(1, 2, 0).contiguous().numpy()
@@ -571,7 +571,7 @@ def to_samples(x: torch.Tensor, dtype=np.float32) -> np.ndarray:
 def tensor_to_image(x: torch.Tensor, like: ImageData, dtype=np.float32) -> ImageData:
     """(1, C, H, W) back to ImageData with ``like``'s bit depth, ICC profile and EXIF; pixels (and alpha) as
     float32, or as samples of an integer ``dtype`` ready to write (see ``to_samples``)."""
-    arr = to_samples(x[0].float(), dtype)
+    arr = to_samples(x[0], dtype)
     color = like.pixels.shape[2]
     if arr.shape[2] == color:
         return replace(like, pixels=arr, alpha=None, warnings=[])

@@ -4,8 +4,10 @@ Usage:
   sisr bench --vs-opencv --models fsrcnn espcn ... --json bench.json     (networks, OpenCV, matmul)
   sisr bench --memory --json memory.json                                (6000x6000 x2, 12000x12000 x4)
   sisr bench --batch 200 --json batch.json                              (200 photos 500x500 x2)
+  sisr bench --whole-command --repeat 5 --json command.json             (whole commands, issue 19)
   .venv/bin/python scripts/perf_section.py bench.json memory.json batch.json [--write]
-Each target of issue 7 is checked against the figures; a miss is named with its figure.
+  .venv/bin/python scripts/perf_section.py command.json [--write]       (its own block of the section)
+Each target of issues 7 and 19 is checked against the figures; a miss is named with its figure.
 """
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ import json
 from pathlib import Path
 
 from readme_block import print_or_write
-from sisr_core.bench import speed_ratio
+from sisr_core.bench import format_command_row, speed_ratio
 from sisr_core.zoo import default_model
 
 START, END = "<!-- perf:start -->", "<!-- perf:end -->"
+COMMAND_START, COMMAND_END = "<!-- perf-command:start -->", "<!-- perf-command:end -->"
 MEMORY_LIMIT_MB = {(6000, 2): 1.5 * 1024, (12000, 4): 3 * 1024}
 
 
@@ -72,10 +75,19 @@ def batch_lines(batch: dict) -> list[str]:
     return ["- " + verdict(b["ratio"] <= 1.1, text + " (target 1.10)")]
 
 
-def section(paths: list[Path]) -> str:
+def command_lines(command: dict) -> list[str]:
+    lines = [f"Whole processes on {command['cpus']} cores, each pair of commands run in turn, medians:", ""]
+    for row in command["commands"]:
+        target = 0.5 if row["kind"] == "vs_opencv" else 1.3
+        lines.append("- " + verdict(row["ratio"] <= target, format_command_row(row)))
+    return lines
+
+
+def section(datas: list[dict]) -> str:
     lines = []
-    for path in paths:
-        data = json.loads(path.read_text())
+    for data in datas:
+        if "commands" in data:
+            lines += command_lines(data)
         if "rows" in data:
             lines += network_lines(data)
         if "memory" in data:
@@ -90,7 +102,13 @@ def main() -> None:
     p.add_argument("json", type=Path, nargs="+", help="files written by sisr bench --json")
     p.add_argument("--write", action="store_true", help="replace the section in README.md")
     args = p.parse_args()
-    print_or_write(START, END, section(args.json), args.write, "performance section")
+    datas = [json.loads(path.read_text()) for path in args.json]
+    commands = [d for d in datas if "commands" in d]
+    if commands:
+        print_or_write(COMMAND_START, COMMAND_END, section(commands), args.write, "whole-command figures")
+    if len(commands) < len(datas):
+        print_or_write(START, END, section([d for d in datas if "commands" not in d]), args.write,
+                       "performance section")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from typing import Callable
 
+from sisr_core.atomic import write_bytes
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -15,7 +17,7 @@ def replace_block(start: str, end: str, text: str, readme: Path = README) -> Non
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     if not pattern.search(body):
         raise SystemExit(f"{readme.name} has no {start} ... {end} block")
-    readme.write_text(pattern.sub(lambda _: f"{start}\n{text}\n{end}", body))
+    write_bytes(readme, pattern.sub(lambda _: f"{start}\n{text}\n{end}", body))
 
 
 def print_or_write(start: str, end: str, text: str, write: bool, what: str) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 
 import torch
 
+from sisr_core.atomic import stale_partials
 from sisr_core.inference.engine import (
     DEFAULT_MEMORY_BUDGET,
     Upscaler,
@@ -39,6 +40,7 @@ from sisr_core.io import (
     output_format_for,
     plan_banded_write,
     read_image,
+    sample_dtype,
     write_image,
     write_image_bands,
 )
@@ -202,7 +204,7 @@ def _read(job: Job, overwrite: bool) -> _Stage:
     stage = _Stage(job, time.perf_counter())
     for target in (job.output, job.intermediate):  # temporary files left by a run that was killed
         if target is not None:
-            for stale in target.parent.glob(f".{target.name}.*.part"):
+            for stale in stale_partials(target):
                 stale.unlink(missing_ok=True)
     if job.output.exists() and not overwrite:
         stage.result = JobResult(job, "skipped", f"{job.output}: exists (use overwrite to replace it)")
@@ -270,11 +272,12 @@ def _write(stage: _Stage, scale: int, overwrite: bool, quality: int) -> JobResul
         return stage.result
     job, image = stage.job, stage.image
     try:
-        result = tensor_to_image(stage.upscaled, image)
+        fmt = output_format_for(job.output)
+        result = tensor_to_image(stage.upscaled, image, sample_dtype(image, fmt))  # the samples to write
         stage.upscaled = None
         job.output.parent.mkdir(parents=True, exist_ok=True)
         warnings = list(image.warnings)
-        warnings += write_image(job.output, result, format=output_format_for(job.output), quality=quality,
+        warnings += write_image(job.output, result, format=fmt, quality=quality,
                                 overwrite=overwrite)
         del result
         if job.intermediate is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -104,7 +105,7 @@ def opencv_case(path: str, size: int, threads: int, repeats: int) -> dict:
             "seconds": seconds, "gflop": None, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def _in_child(kind: str, *args) -> dict:
+def _in_child(kind: str, *args):
     code = f"import json,sys; from sisr_core import bench; print(json.dumps(bench.{kind}(*json.loads(sys.argv[1]))))"
     proc = subprocess.run([sys.executable, "-c", code, json.dumps(args)], capture_output=True, text=True)
     if proc.returncode != 0:
@@ -214,23 +215,28 @@ def memory_case(size: int, scale: int, photo_format: str = "png", output_format:
         if budget_mb:
             env["SISR_MEMORY_BUDGET_MB"] = str(budget_mb)
         with open(Path(tmp) / "stderr.txt", "w+") as err:
-            started = time.perf_counter()
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
-            _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak, not the largest child's so far
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            seconds = time.perf_counter() - started
+            code, seconds, peak = timed_process(cmd, env, err)
             err.seek(0)
             message = err.read().strip()
         outputs = [p for p in out.glob("*") if not p.name.startswith(".")] if out.exists() else []
-        if proc.returncode != 0 or not outputs:
-            raise RuntimeError(f"sisr upscale failed ({proc.returncode}): {message.splitlines()[-1:] or ''}")
-        peak = usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
+        if code != 0 or not outputs:
+            raise RuntimeError(f"sisr upscale failed ({code}): {message.splitlines()[-1:] or ''}")
         width, height = _image_size(outputs[0])
         if (width, height) != (size * scale, size * scale):
             raise RuntimeError(f"{outputs[0].name} is {width}x{height}, not {size * scale}x{size * scale}")
         return {"size": size, "scale": scale, "model": model, "input": src.name, "output": outputs[0].name,
                 "width": width, "height": height, "output_mb": outputs[0].stat().st_size / 2**20, "seconds": seconds,
                 "peak_mb": peak}
+
+
+def timed_process(cmd: list[str], env: dict | None = None, stderr=subprocess.DEVNULL) -> tuple[int, float, float]:
+    """Run ``cmd`` as a process of its own: its exit code, wall seconds and peak resident MB (its own peak,
+    not the largest child's so far)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    return os.waitstatus_to_exitcode(status), seconds, usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -338,3 +344,92 @@ def run_batch_bench(count: int, size: int, scale: int, photo_format: str, model:
         line += f"; one file after another {row['sequential_seconds']:.1f} s"
     progress(line)
     return row
+
+
+# ------------------------------------------------------------------------------ whole commands
+
+# OpenCV's dnn_superres as its users run it: one Python process that reads, upsamples and writes.
+OPENCV_COMMAND = ("import sys, cv2; sr = cv2.dnn_superres.DnnSuperResImpl_create(); sr.readModel(sys.argv[1]); "
+                  "sr.setModel(sys.argv[2], int(sys.argv[3])); cv2.imwrite(sys.argv[5], sr.upsample(cv2.imread(sys.argv[4])))")
+
+
+def network_seconds(model: str, path: str, scale: int, repeats: int) -> list[float]:
+    """Seconds of each of ``repeats`` calls of the network alone (``Upscaler.upscale``, as `sisr upscale` runs it)
+    on the image at ``path``, after a warm-up call; run inside a child process."""
+    from sisr_core.inference.engine import image_to_tensor
+    from sisr_core.io import read_image
+
+    upscaler = Upscaler(model)
+    image = image_to_tensor(read_image(path))
+    upscaler.upscale(image, scale)
+    return [_timed(lambda: upscaler.upscale(image, scale)) for _ in range(repeats)]
+
+
+def _alternating(commands: dict[str, list[str]], runs: int, warmup: int = 1) -> dict[str, list[tuple[float, float]]]:
+    """Each command as a whole process, in turn (A B A B ...) so a drift of the machine's speed hits all
+    alike; (seconds, peak MB) of the counted runs. A failed run raises RuntimeError."""
+    timings: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for i in range(warmup + runs):
+        for name, cmd in commands.items():
+            code, seconds, peak = timed_process(cmd)
+            if code != 0:
+                raise RuntimeError(f"{name} failed with exit status {code}: {shlex.join(cmd)}")
+            if i >= warmup:
+                timings[name].append((seconds, peak))
+    return timings
+
+
+def run_command_bench(runs: int = 5, size: int = 2000, default_size: int = 1000, scale: int = 2, warmup: int = 1,
+                      progress=print) -> dict:
+    """The issue-19 targets, whole processes timed in alternation on synthetic photo PNGs written as PNG:
+    `sisr upscale -m fsrcnn|espcn` against OpenCV's same network (read, upsample, write in one Python
+    process) on a ``size`` photo, and the default network's `sisr upscale` on a ``default_size`` photo
+    against its network time (in a warm process) plus a bare `python -c "import torch"`. Medians."""
+    from sisr_core.zoo import default_model
+
+    python = [sys.executable]
+    sisr = python + ["-m", "sisr_core.cli", "upscale", "-q", "--overwrite", "-s", str(scale)]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="sisr-command-") as tmp:
+        photo, small = Path(tmp) / f"photo_{size}.png", Path(tmp) / f"photo_{default_size}.png"
+        save_photo(photo, synthetic_photo(size, size))
+        save_photo(small, synthetic_photo(default_size, default_size, seed=3))
+        for name in ("fsrcnn", "espcn"):
+            anchor = ANCHORS / f"{name.upper()}_x{scale}.pb"
+            times = _alternating({
+                "ours": sisr + [str(photo), "-m", name, "-o", str(Path(tmp) / "ours")],
+                "opencv": python + ["-c", OPENCV_COMMAND, str(anchor), name, str(scale), str(photo),
+                                    str(Path(tmp) / f"opencv_{name}.png")],
+            }, runs, warmup)
+            ratios = [a[0] / b[0] for a, b in zip(times["ours"], times["opencv"])]
+            rows.append({"kind": "vs_opencv", "model": name, "size": size, "scale": scale, "runs": runs,
+                         "seconds": _median(times["ours"]), "opencv_seconds": _median(times["opencv"]),
+                         "ratio": float(np.median(ratios)), "peak_mb": _median(times["ours"], 1),
+                         "opencv_peak_mb": _median(times["opencv"], 1)})
+            progress(format_command_row(rows[-1]))
+        model = default_model()
+        times = _alternating({"ours": sisr + [str(small), "-m", model, "-o", str(Path(tmp) / "ours")],
+                              "import torch": python + ["-c", "import torch"]}, runs, warmup)
+        network = _in_child("network_seconds", model, str(small), scale, runs)
+        row = {"kind": "vs_network", "model": model, "size": default_size, "scale": scale, "runs": runs,
+               "seconds": _median(times["ours"]), "import_torch_seconds": _median(times["import torch"]),
+               "network_seconds": float(np.median(network)), "peak_mb": _median(times["ours"], 1)}
+        row["ratio"] = row["seconds"] / (row["network_seconds"] + row["import_torch_seconds"])
+        rows.append(row)
+        progress(format_command_row(row))
+    return {"commands": rows, "threads": torch.get_num_threads(), "cpus": os.cpu_count()}
+
+
+def _median(pairs: list[tuple[float, float]], index: int = 0) -> float:
+    return float(np.median([p[index] for p in pairs]))
+
+
+def format_command_row(row: dict) -> str:
+    """One line of the whole-command benchmark, with its target."""
+    if row["kind"] == "vs_opencv":
+        return (f"sisr upscale -m {row['model']} {row['size']}x{row['size']} PNG x{row['scale']}: {row['seconds']:.2f} s "
+                f"(peak {row['peak_mb']:.0f} MB); OpenCV {row['model'].upper()} in one process: "
+                f"{row['opencv_seconds']:.2f} s; ratio {row['ratio']:.2f} (target at most 0.5; medians of {row['runs']})")
+    return (f"sisr upscale ({row['model']}, default) {row['size']}x{row['size']} PNG x{row['scale']}: {row['seconds']:.2f} s "
+            f"(peak {row['peak_mb']:.0f} MB); network {row['network_seconds']:.2f} s + bare import torch "
+            f"{row['import_torch_seconds']:.2f} s; ratio {row['ratio']:.2f} (target at most 1.3; medians of {row['runs']})")

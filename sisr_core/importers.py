@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sisr_core.atomic import atomic_file
 from sisr_core.inference.color import rgb_to_ycbcr, ycbcr_to_rgb
 from sisr_core.models.edsr import DIV2K_RGB_MEAN
 from sisr_core.models.registry import build_model, get_spec
@@ -303,6 +304,7 @@ def export_onnx(model, scale: int, path: str | os.PathLike, opset: int = 17) -> 
     output ``output`` (1, 3, H*scale, W*scale) in [0, 1]; the metadata_props say so. Uses the TorchScript
     exporter (``dynamo=False``): it needs neither onnxscript nor a network connection.
     """
+    import io
     import warnings
 
     try:
@@ -324,11 +326,12 @@ def export_onnx(model, scale: int, path: str | os.PathLike, opset: int = 17) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer warnings
-        torch.onnx.export(pipeline, (torch.rand(1, 3, size, size),), str(path), dynamo=False, opset_version=opset,
+        exported = io.BytesIO()  # the file itself is written once, whole, below
+        torch.onnx.export(pipeline, (torch.rand(1, 3, size, size),), exported, dynamo=False, opset_version=opset,
                           input_names=["input"], output_names=["output"],
                           dynamic_axes={"input": {2: "height", 3: "width"},
                                         "output": {2: "out_height", 3: "out_width"}})
-    proto = onnx.load(str(path))
+    proto = onnx.load_from_string(exported.getvalue())
     props = {"model": model.name, "scale": str(scale), "input": "float32 (1, 3, H, W) RGB in [0, 1]",
              "output": f"float32 (1, 3, {scale}H, {scale}W) RGB in [0, 1]", "color": "rgb",
              "network_color": model.color, "pre_upsample": "matlab-bicubic" if model.spec.pre_upsample else "none",
@@ -337,5 +340,6 @@ def export_onnx(model, scale: int, path: str | os.PathLike, opset: int = 17) -> 
              "source": model.meta.get("source", model.source)}
     for key, value in props.items():
         proto.metadata_props.add(key=key, value=value)
-    onnx.save(proto, str(path))
+    with atomic_file(path) as f:
+        onnx.save(proto, f)
     return path

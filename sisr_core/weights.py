@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from sisr_core.atomic import write_bytes
+
 METADATA_KEY = "sisr"
 FORMAT_VERSION = 1
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt", ".bin")
@@ -108,7 +110,7 @@ def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
 
 def save_weights(path: str | os.PathLike, state_dict: dict[str, torch.Tensor], meta: dict, half: bool = True) -> Path:
     """Write a safetensors file with metadata; floats stored as fp16 when ``half`` (compact, enough for SR)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,10 +119,7 @@ def save_weights(path: str | os.PathLike, state_dict: dict[str, torch.Tensor], m
         for k, v in state_dict.items()
     }
     meta = {"format_version": FORMAT_VERSION, **meta}
-    tmp = path.with_name(f".{path.name}.part")
-    save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(meta, sort_keys=True)})
-    os.replace(tmp, path)
-    return path
+    return write_bytes(path, save(tensors, metadata={METADATA_KEY: json.dumps(meta, sort_keys=True)}))
 
 
 def read_metadata(path: str | os.PathLike) -> dict:

@@ -161,6 +161,21 @@ def test_fp16_is_refused_on_cpu(model_dir, photos, capsys):
     assert "fp16 needs a GPU" in capsys.readouterr().err
 
 
+def test_whole_command_bench_times_both_sides_on_tiny_photos():
+    from sisr_core.bench import run_command_bench
+    from sisr_core.zoo import default_model
+
+    lines = []
+    result = run_command_bench(runs=1, size=48, default_size=32, warmup=0, progress=lines.append)
+    fsrcnn, espcn, default = result["commands"]
+    assert [fsrcnn["model"], espcn["model"], default["model"]] == ["fsrcnn", "espcn", default_model()]
+    for row in (fsrcnn, espcn):
+        assert row["ratio"] == pytest.approx(row["seconds"] / row["opencv_seconds"]) and row["peak_mb"] > 50
+    parts = default["network_seconds"] + default["import_torch_seconds"]
+    assert 0 < default["network_seconds"] < default["seconds"] and default["ratio"] == pytest.approx(default["seconds"] / parts)
+    assert len(lines) == 3 and "target at most 0.5" in lines[0] and "target at most 1.3" in lines[2]
+
+
 def test_bench_runs_on_a_tiny_case(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert sisr(["bench", "--models", "espcn", "--scales", "2", "--size", "24", "--vs-opencv", "--json", str(out)]) == 0

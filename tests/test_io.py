@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms, ImageOps
 
+import sisr_core.atomic
 from sisr_core import io as sio
 from sisr_core.io import ImageData, ImageReadError, ImageWriteError, read_image, write_image
 
@@ -166,11 +167,11 @@ def test_16bit_png_keeps_exact_values(tmp_path, channels):
 def test_16bit_grey_alpha_png(tmp_path):
     scale = np.float32(65535)
     img = ImageData(pixels=u16(4, 3, 1) / scale, alpha=u16(4, 3) / scale, bit_depth=16)
-    warnings = write_image(tmp_path / "ga.png", img)
-    assert any("RGBA" in w for w in warnings)
+    assert write_image(tmp_path / "ga.png", img) == []
+    assert (tmp_path / "ga.png").read_bytes()[24:26] == bytes([16, 4])  # IHDR: 16-bit grey + alpha
     back = read_image(tmp_path / "ga.png")
-    assert back.bit_depth == 16
-    np.testing.assert_array_equal(as16(back.pixels[..., 1]), as16(img.pixels[..., 0]))
+    assert back.bit_depth == 16 and back.channels == 1
+    np.testing.assert_array_equal(as16(back.pixels), as16(img.pixels))
     np.testing.assert_array_equal(as16(back.alpha), as16(img.alpha))
 
 
@@ -292,10 +293,18 @@ def test_16bit_tiff_keeps_icc(tmp_path):
     assert back.bit_depth == 16 and back.icc_profile == ICC
 
 
-def test_16bit_rgb_png_warns_that_metadata_is_not_kept(tmp_path):
-    img = ImageData(pixels=u16(3, 4, 3) / np.float32(65535), bit_depth=16, icc_profile=ICC)
-    assert write_image(tmp_path / "a.png", img) == ["16-bit PNG: ICC profile and EXIF not kept"]
-    assert read_image(tmp_path / "a.png").icc_profile is None
+@pytest.mark.parametrize("channels", [3, 4])
+def test_16bit_colour_png_keeps_icc_and_exif(tmp_path, channels):
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"
+    pixels = u16(3, 4, channels) / np.float32(65535)
+    img = ImageData(pixels=pixels[..., :3], alpha=pixels[..., 3] if channels == 4 else None, bit_depth=16,
+                    icc_profile=ICC, exif=b"Exif\x00\x00" + exif.tobytes())
+    assert write_image(tmp_path / "a.png", img) == []
+    back = read_image(tmp_path / "a.png")
+    assert back.icc_profile == ICC and back.bit_depth == 16
+    assert Image.open(tmp_path / "a.png").getexif()[0x010F] == "Camera maker"
+    np.testing.assert_array_equal(as16(back.pixels), as16(img.pixels))
 
 
 def test_16bit_grey_png_keeps_icc(tmp_path):
@@ -507,7 +516,7 @@ def test_read_only_folder_at_create(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(sio, "open", refuse, raising=False)  # shadows the builtin inside sisr_core.io
+    monkeypatch.setattr(sisr_core.atomic, "open", refuse, raising=False)  # shadows the builtin of the one writer
     with pytest.raises(ImageWriteError, match="Read-only"):
         write_image(tmp_path / "a.png", BLACK)
     assert list(tmp_path.iterdir()) == []

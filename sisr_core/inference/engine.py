@@ -24,7 +24,7 @@ from torch import nn
 
 from sisr_core import PRECISIONS
 from sisr_core.devices import network_memory_budget, select_device
-from sisr_core.io import ImageData, from_float, to_float
+from sisr_core.io import ImageData, to_float
 from sisr_core.inference.tiling import (
     add_cancel_checks,
     band_tiles,
@@ -420,7 +420,7 @@ def _bands(fn, image: ImageData, scale: int, dtype, context: int, multiple: int,
         return torch.from_numpy(np.ascontiguousarray(colour)).permute(2, 0, 1)[None].to(device, float_type)
 
     def convert(result: torch.Tensor) -> np.ndarray:
-        return from_float(result[0].permute(1, 2, 0).float().cpu().numpy(), out_dtype)
+        return to_samples(result[0], out_dtype)
 
     def checked(t: torch.Tensor) -> torch.Tensor:  # set per tile: a generator may move between threads
         with checking_cancel(cancel):
@@ -447,12 +447,26 @@ def image_to_tensor(image: ImageData) -> torch.Tensor:
     return x[None].float()
 
 
-def tensor_to_image(x: torch.Tensor, like: ImageData) -> ImageData:
-    """(1, C, H, W) back to ImageData with ``like``'s bit depth, ICC profile and EXIF."""
-    arr = x[0].permute(1, 2, 0).cpu().numpy().astype(np.float32)
+def to_samples(x: torch.Tensor, dtype=np.float32) -> np.ndarray:
+    """(C, H, W) floats in [0, 1] to (H, W, C) samples of ``dtype``: for uint8/uint16 clipped, scaled and
+    rounded half to even, the arithmetic of ``io.write_image`` (so the same integers), but in one
+    multi-threaded torch pass with no float copy in numpy's layout; float32 as it is."""
+    dtype, x = np.dtype(dtype), x.float()  # fp16/bf16 results are rounded from fp32, as before
+    if dtype.kind == "u":
+        x = x.clamp(0, 1).mul_(np.iinfo(dtype).max).round_().to(torch.uint8 if dtype == np.uint8 else torch.int32)
+    samples = x.cpu().permute(1, 2, 0).contiguous().numpy()
+    return samples.astype(dtype, copy=False)
+
+
+def tensor_to_image(x: torch.Tensor, like: ImageData, dtype=np.float32) -> ImageData:
+    """(1, C, H, W) back to ImageData with ``like``'s bit depth, ICC profile and EXIF; pixels (and alpha) as
+    float32, or as samples of an integer ``dtype`` ready to write (see ``to_samples``)."""
+    arr = to_samples(x[0], dtype)
     color = like.pixels.shape[2]
-    alpha = arr[..., color] if arr.shape[2] > color else None
-    return replace(like, pixels=np.ascontiguousarray(arr[..., :color]), alpha=alpha, warnings=[])
+    if arr.shape[2] == color:
+        return replace(like, pixels=arr, alpha=None, warnings=[])
+    return replace(like, pixels=np.ascontiguousarray(arr[..., :color]), alpha=np.ascontiguousarray(arr[..., color]),
+                   warnings=[])
 
 
 def upscale_image(upscaler: Upscaler, image: ImageData, scale: int, **options) -> ImageData:

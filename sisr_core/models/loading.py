@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from sisr_core.atomic import atomic_file
 from sisr_core.importers import INFERABLE_MODELS, KERAS_MODELS, import_keras, import_weights, state_dict_metadata
 from sisr_core.inference.color import rgb_to_ycbcr, ycbcr_to_rgb
 from sisr_core.models.registry import ModelSpec, build_model, fold_for_inference, get_spec, list_models
@@ -313,9 +314,8 @@ def install_weights(path: str | os.PathLike, name: str | None = None, overwrite:
     ``overwrite``. The one installer of ``sisr add-model``, File › Add model… and the training wizard."""
     target = check_model_name(name or default_model_name(path, read_metadata(path)), overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.part")
-    shutil.copyfile(path, partial)
-    os.replace(partial, target)
+    with open(path, "rb") as source, atomic_file(target, overwrite=overwrite) as f:
+        shutil.copyfileobj(source, f)
     return target
 
 

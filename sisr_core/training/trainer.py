@@ -32,6 +32,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
+from sisr_core.atomic import atomic_file, write_bytes
 from sisr_core.data.datasets import PatchStream, SRImageSet, find_images
 from sisr_core.devices import data_workers, select_device
 from sisr_core.inference.color import rgb_to_y
@@ -292,7 +293,7 @@ class TrainingRun:
                 disc.load_state_dict(ckpt["disc"])
                 optim_d.load_state_dict(ckpt["optimizer_d"])
         if rank == 0:
-            (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+            write_bytes(self.out / "config.json", json.dumps(asdict(cfg), indent=2))
         model = nn.parallel.DistributedDataParallel(net) if world > 1 else net
         stream, val_pairs = self._data(rank)
         workers = data_workers(self.device) if cfg.num_workers is None else cfg.num_workers
@@ -510,9 +511,8 @@ class TrainingRun:
             ckpt["ema_n"] = int(state.ema.n_averaged)
         if state.disc is not None:
             ckpt["disc"], ckpt["optimizer_d"] = state.disc.state_dict(), state.optim_d.state_dict()
-        tmp = self.out / f".{CHECKPOINT}.part"
-        torch.save(ckpt, tmp)
-        os.replace(tmp, self.out / CHECKPOINT)
+        with atomic_file(self.out / CHECKPOINT) as f:
+            torch.save(ckpt, f)
         self.callback(TrainingEvent("checkpoint", self.step, self.config.steps, path=str(self.out / CHECKPOINT)))
 
     def _save_weights(self, state: TrainState, path: Path, seconds: float) -> Path:

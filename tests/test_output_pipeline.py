@@ -1,0 +1,101 @@
+"""The output pipeline after the network: integer samples straight from the tensor, and our PNG writer
+(libpng's Paeth filter, zlib run-length, in pieces) give exactly the pixels of the previous path
+(float copy, numpy rounding, Pillow's encoder), whole or in bands, with alpha, 16 bits, ICC and EXIF."""
+from __future__ import annotations
+
+import io
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import random_image
+from sisr_core import io as sio
+from sisr_core.batch import Job, run_job
+from sisr_core.inference.engine import image_to_tensor, to_samples
+from sisr_core.io import ImageData, plan_banded_write, png_chunks, read_image, write_image, write_image_bands
+from test_inference import loaded, upscaler_with
+from test_streaming import ICC, exif_bytes
+
+
+def previous_samples(x: np.ndarray, dtype) -> np.ndarray:
+    """The previous path's float-to-integer step, written out."""
+    return np.rint(np.clip(x, 0.0, 1.0) * np.iinfo(dtype).max).astype(dtype)
+
+
+def decoded(path, channels: int = 3) -> np.ndarray:
+    """The file's samples as OpenCV decodes them (it gives grey + alpha as BGRA), in RGB(A) order."""
+    array = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    array = array.reshape(array.shape[0], array.shape[1], -1)
+    return array[..., {1: [0], 2: [0, 3], 3: [2, 1, 0], 4: [2, 1, 0, 3]}[channels]]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_to_samples_rounds_like_the_previous_path(dtype):
+    x = torch.rand(3, 40, 50) * 1.2 - 0.1  # values outside [0, 1] too
+    x[0, 0, :4] = torch.tensor([0.5 / 255, 1.5 / 255, 2.5 / 255, float(np.nextafter(np.float32(0.5 / 255), 1))])
+    expected = previous_samples(x.permute(1, 2, 0).numpy(), dtype)
+    got = to_samples(x, dtype)
+    assert got.dtype == dtype and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("channels,bit_depth", [(3, 8), (4, 8), (1, 8), (2, 8), (3, 16), (4, 16), (1, 16), (2, 16)])
+def test_png_writer_keeps_every_sample(tmp_path, monkeypatch, channels, bit_depth):
+    monkeypatch.setattr(sio, "_PNG_PIECE_BYTES", 1000)  # many pieces: the row above each piece matters
+    dtype = np.uint16 if bit_depth == 16 else np.uint8
+    samples = previous_samples(random_image(61, 37, c=channels, seed=channels), dtype)
+    colours = 1 if channels <= 2 else 3
+    image = ImageData(samples[..., :colours], alpha=samples[..., colours] if channels in (2, 4) else None,
+                      bit_depth=bit_depth, icc_profile=ICC if colours == 3 else None, exif=exif_bytes())
+    assert write_image(tmp_path / "a.png", image) == []
+    data = (tmp_path / "a.png").read_bytes()
+    chunks = [kind for kind, _ in png_chunks(data)]
+    metadata = [b"iCCP", b"eXIf"] if colours == 3 else [b"eXIf"]
+    assert chunks[: len(metadata) + 1] == [b"IHDR", *metadata] and chunks[-1] == b"IEND" and b"IDAT" in chunks
+    np.testing.assert_array_equal(decoded(tmp_path / "a.png", channels), samples)
+    back = read_image(tmp_path / "a.png", native=True)
+    assert back.icc_profile == image.icc_profile and b"SISR test camera" in back.exif and back.bit_depth == bit_depth
+    if channels != 2:  # libpng's Paeth; grey + alpha, which OpenCV cannot encode, uses Up
+        rows = zlib.decompress(b"".join(body for kind, body in png_chunks(data) if kind == b"IDAT"))
+        assert set(np.frombuffer(rows, np.uint8).reshape(61, -1)[:, 0]) == {4}
+
+
+def test_png_in_bands_has_the_pixels_and_size_of_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(sio, "_PNG_PIECE_BYTES", 2000)
+    samples = previous_samples(random_image(50, 45), np.uint8)
+    like = ImageData(samples, icc_profile=ICC)
+    write_image(tmp_path / "whole.png", like)
+    plan = plan_banded_write(tmp_path / "banded.png", like, 50, 45, memory_budget=2**20)
+    bands = (samples[y0:y1] for y0, y1 in ((0, 7), (7, 8), (8, 31), (31, 50)))
+    assert write_image_bands(plan, bands, like) == []
+    whole, banded = (tmp_path / "whole.png").read_bytes(), (tmp_path / "banded.png").read_bytes()
+    assert decoded(tmp_path / "banded.png").tolist() == samples.tolist()
+    assert len(banded) == pytest.approx(len(whole), rel=0.02)
+
+
+@pytest.mark.parametrize("kind", ["rgb", "rgba", "grey16"])
+def test_upscaled_file_has_the_previous_paths_pixels(tmp_path, kind):
+    """sisr upscale's output holds exactly what the previous path wrote: the network's float result rounded
+    by numpy and encoded by Pillow (or OpenCV for 16 bits)."""
+    up = upscaler_with(loaded("fsrcnn", 2))
+    bit_depth = 16 if kind == "grey16" else 8
+    channels = {"rgb": 3, "rgba": 4, "grey16": 1}[kind]
+    pixels = random_image(45, 38, c=channels, seed=3)
+    image = ImageData(pixels[..., :3] if kind == "rgba" else pixels, alpha=pixels[..., 3] if kind == "rgba" else None,
+                      bit_depth=bit_depth)
+    src = tmp_path / "in.png"
+    write_image(src, image)
+    result = run_job(Job(src, tmp_path / "out.png"), up, 2)
+    assert result.status == "done", result.message
+    source = read_image(src)
+    dtype = np.uint16 if bit_depth == 16 else np.uint8
+    expected = previous_samples(up.upscale(image_to_tensor(source), 2)[0].permute(1, 2, 0).numpy(), dtype)
+    if bit_depth == 8:  # Pillow, the previous encoder, as a second decoder
+        buffer = io.BytesIO()
+        Image.fromarray(expected[..., 0] if channels == 1 else expected).save(buffer, "PNG")
+        expected = np.asarray(Image.open(buffer)).reshape(expected.shape)
+    np.testing.assert_array_equal(decoded(tmp_path / "out.png", channels), expected)

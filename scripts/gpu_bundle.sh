@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the lent GPU machine needs beside the checkout, in two folders .gitignore names, for the device tool's
-# `carry`: .whl/ (the wheels of the two dependencies its python3 lacks) and .gpu_data/ (train/T91, as
+# `carry`: .whl/ (the wheel of the dependency its python3 lacks, platformdirs) and .gpu_data/ (train/T91, as
 # much of train/BSDS400 as the 64 MiB the tool sends allows, benchmark/Set5), then the check to run
 # there (README, GPUs). Usage: scripts/gpu_bundle.sh [SHARED_DATASETS]   (default ../shared/datasets)
 set -euo pipefail
@@ -9,8 +9,7 @@ shared=${1:-../shared/datasets}
 limit=$((64 * 1024 * 1024 - 2 * 1024 * 1024))  # the tool's limit, less room for files made meanwhile
 rm -rf .whl .gpu_data
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-  --platform manylinux2014_x86_64 -d .whl "$(grep -o 'pypng==[^"]*' pyproject.toml)" \
-  "$(grep -o 'platformdirs==[^"]*' pyproject.toml)"
+  --platform manylinux2014_x86_64 -d .whl "$(grep -o 'platformdirs==[^"]*' pyproject.toml)"
 mkdir -p .gpu_data/train/BSDS400 .gpu_data/benchmark
 cp -r "$shared/train/T91" .gpu_data/train/
 cp -r "$shared/benchmark/Set5" .gpu_data/benchmark/

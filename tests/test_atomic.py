@@ -8,7 +8,7 @@ import pytest
 
 import sisr_core.atomic
 from sisr_core.atomic import atomic_file, stale_partials, write_bytes
-from sisr_core.importers import install_weights
+from sisr_core.models.loading import install_weights
 from sisr_core.models.registry import build_model
 from sisr_core.weights import read_weights, save_weights
 

@@ -36,8 +36,8 @@ length=(--minutes "$(awk -v m="$minutes" 'BEGIN { print (m > 2 ? m - 1.5 : m / 2
 for d in "$data/T91" "$data/BSDS400"; do
   [ -d "$d" ] || { echo "error: no training images in $d (set SISR_TRAIN_DATA)" >&2; exit 2; }
 done
-"$py" -c "import sisr_core.cli, sisr_core.training.trainer, png, platformdirs" \
-  || { echo "error: $py cannot import SISR Studio's dependencies (carry pypng and platformdirs wheels)" >&2; exit 2; }
+"$py" -c "import sisr_core.cli, sisr_core.training.trainer, platformdirs" \
+  || { echo "error: $py cannot import SISR Studio's dependencies (carry the platformdirs wheel: scripts/gpu_bundle.sh)" >&2; exit 2; }
 mkdir -p "$out"
 log=$out/train_gpu.log
 # The five photo runs degrade every patch (blur, noise, JPEG) in their DataLoader workers: they share the

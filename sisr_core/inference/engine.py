@@ -122,12 +122,11 @@ class Upscaler:
         self.device = select_device(device)
         self.precision = resolve_precision(precision, self.device)
         self.dtype = torch.float16 if self.precision == "fp16" else torch.float32
+        if weights is None and model is not None:
+            weights = user_model_file(model)  # a user's model is its one file
         self._weights = weights
         self.variant = variant  # which of the network's shipped weights: clean or photo
         self._loaded: dict[int | None, LoadedModel] = {}
-        if weights is None and model is not None:
-            weights = user_model_file(model)  # a user's model is its one file
-            self._weights = weights
         if weights is not None:
             first = self._keep(load_model(model, None, weights, self.device))
             self.name, self.spec = first.name, first.spec

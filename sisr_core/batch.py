@@ -6,8 +6,9 @@ unless asked (so a re-run resumes), and a file that fails is reported and skippe
 A job is three stages: read (decode, pixels kept in their stored integers), upscale, write (encode).
 ``run_batch`` overlaps them: a reader thread decodes the next image and a writer (the caller's
 thread) encodes the previous result while the network runs in between; torch and the codecs release
-the GIL, so the batch costs about its inference time. An image whose float result would not fit the
-memory budget is upscaled in bands of rows that are written as they are done (``upscale_image_bands``).
+the GIL, so the batch costs about its inference time. An image that the network runs in tiles anyway (to
+PNG or TIFF), or whose float result would not fit the memory budget, is upscaled in bands of rows that are
+encoded while the next band computes (``upscale_image_bands``).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import torch
 from sisr_core.atomic import stale_partials
 from sisr_core.inference.engine import (
     DEFAULT_MEMORY_BUDGET,
+    TilePlan,
     Upscaler,
     bicubic_image,
     bicubic_image_bands,
@@ -33,6 +35,7 @@ from sisr_core.inference.engine import (
 )
 from sisr_core.inference.tiling import Cancelled
 from sisr_core.io import (
+    STREAMED_FORMATS,
     ImageData,
     ImageReadError,
     ImageWriteError,
@@ -227,7 +230,11 @@ def _upscale(stage: _Stage, upscaler: Upscaler | AutoUpscaler, scale: int, overw
     try:
         upscaler = upscaler.for_image(stage.image)  # a network's photo or clean weights, by the input
         stage.model = upscaler.label
-        if needs_bands(stage.image, scale, budget, options.get("mode", "auto")):
+        tiles = streamed_tiles(stage, upscaler, scale, budget, options)
+        if tiles is not None:
+            stage.result = _upscale_in_bands(stage, upscaler, scale, overwrite, quality, budget,
+                                             {**options, "tile": tiles.tile})
+        elif needs_bands(stage.image, scale, budget, options.get("mode", "auto")):
             stage.result = _upscale_in_bands(stage, upscaler, scale, overwrite, quality, budget, options)
         else:
             stage.upscaled = upscaler.upscale(image_to_tensor(stage.image), scale, memory_budget=budget, **options)
@@ -243,6 +250,19 @@ def needs_bands(image: ImageData, scale: int, memory_budget: int, mode: str = "a
     (never in ``fast`` mode, which runs the whole image as asked)."""
     channels = image.channels + (image.alpha is not None)
     return mode != "fast" and image.height * image.width * scale * scale * channels * 4 * 3 > memory_budget
+
+
+def streamed_tiles(stage: _Stage, upscaler: Upscaler, scale: int, budget: int, options: dict) -> TilePlan | None:
+    """The network's tiles when they can be written as they finish, the same pixels as in memory: the image
+    runs in tiles anyway (``Upscaler.streamed_tiles``), the output streams (PNG, TIFF) and a band of one
+    row of tiles fits a writer's share of ``budget``."""
+    image = stage.image
+    if output_format_for(stage.job.output) not in STREAMED_FORMATS:
+        return None
+    tiles = upscaler.streamed_tiles(scale, image.height, image.width, options.get("mode", "auto"),
+                                    options.get("tile"), options.get("overlap"), budget)
+    row_bytes = image.width * scale * scale * (image.channels + (image.alpha is not None)) * 4
+    return tiles if tiles is not None and tiles.tile * row_bytes <= budget // 8 else None
 
 
 def _upscale_in_bands(stage: _Stage, upscaler: Upscaler, scale: int, overwrite: bool, quality: int, budget: int,

@@ -13,9 +13,11 @@ import torch
 from PIL import Image
 
 from conftest import random_image
+from sisr_core import batch
 from sisr_core import io as sio
 from sisr_core.batch import Job, run_job
-from sisr_core.inference.engine import image_to_tensor, to_samples
+from sisr_core.inference import engine
+from sisr_core.inference.engine import bicubic_image, image_to_tensor, to_samples
 from sisr_core.io import ImageData, plan_banded_write, png_chunks, read_image, write_image, write_image_bands
 from test_inference import loaded, upscaler_with
 from test_streaming import ICC, exif_bytes
@@ -99,3 +101,33 @@ def test_upscaled_file_has_the_previous_paths_pixels(tmp_path, kind):
         Image.fromarray(expected[..., 0] if channels == 1 else expected).save(buffer, "PNG")
         expected = np.asarray(Image.open(buffer)).reshape(expected.shape)
     np.testing.assert_array_equal(decoded(tmp_path / "out.png", channels), expected)
+
+
+@pytest.mark.parametrize("suffix,streamed", [(".png", True), (".tif", True), (".jpg", False)])
+def test_tiled_image_is_written_as_its_tiles_finish_with_the_same_pixels(tmp_path, monkeypatch, suffix, streamed):
+    """An image the network runs in tiles anyway is encoded band by band while later tiles compute (PNG, TIFF),
+    and the file holds exactly the in-memory result, its bicubic intermediate too."""
+    monkeypatch.setattr(engine, "speed_tile", lambda *a: 48)  # the CPU's speed tiles, small: 4 rows x 3
+    up = upscaler_with(loaded("fsrcnn", 2))
+    src = tmp_path / "in.png"
+    write_image(src, ImageData(random_image(150, 130, seed=5)))
+    tiles = up.streamed_tiles(2, 150, 130)
+    assert tiles is not None and tiles.tile == 48
+    band_rows = []
+    write_bands = batch.write_image_bands
+
+    def counting(plan, bands, like, **kw):
+        if plan.path == job.output:
+            bands = (band_rows.append(len(b)) or b for b in bands)
+        return write_bands(plan, bands, like, **kw)
+
+    monkeypatch.setattr(batch, "write_image_bands", counting)
+    job = Job(src, tmp_path / f"out{suffix}", tmp_path / f"out_bicubic{suffix}")
+    result = run_job(job, up, 2)
+    assert result.status == "done", result.message
+    assert band_rows == ([76, 76, 76, 72] if streamed else [])  # a band per row of tiles (150 = 3 x 38 + 36)
+    source = read_image(src)
+    if streamed:
+        expected = previous_samples(up.upscale(image_to_tensor(source), 2)[0].permute(1, 2, 0).numpy(), np.uint8)
+        np.testing.assert_array_equal(decoded(job.output), expected)
+        np.testing.assert_array_equal(decoded(job.intermediate), previous_samples(bicubic_image(source, 2).pixels, np.uint8))

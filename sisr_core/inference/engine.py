@@ -232,9 +232,11 @@ class Upscaler:
         """Edge-replicated context for an image smaller than the first pass's receptive radius (else 0): the
         networks pad their convolutions with zeros, so a tiny image would be read as lying on black (a 1x1
         red image came out brown). No benchmark image is that small, so the figures do not move."""
-        passes, _ = self.plan(scale)
-        radius = self.model_for(passes[0]).receptive_radius
-        return radius if min(image.shape[-2:]) < radius else 0
+        return self._small_image_pad_for(self.plan(scale)[0][0], *image.shape[-2:])
+
+    def _small_image_pad_for(self, native: int, height: int, width: int) -> int:
+        radius = self.model_for(native).receptive_radius
+        return radius if min(height, width) < radius else 0
 
     def _upscale(self, image, scale, mode, tile, overlap, ensemble, memory_budget, progress, cancel) -> torch.Tensor:
         passes, downscale = self.plan(scale)
@@ -249,8 +251,7 @@ class Upscaler:
             fn = self._pixel_function(model, native, x.shape[1])
             if ensemble:
                 fn = (lambda f: lambda t: _ensemble(f, t))(fn)
-            tiles = plan_tiles(model, native, *x.shape[-2:], mode, tile, overlap, memory_budget,
-                               speed=self.device.type == "cpu")
+            tiles = self._tiles(model, native, *x.shape[-2:], mode, tile, overlap, memory_budget)
             whole = None
             if tiles.whole:
                 try:
@@ -275,6 +276,22 @@ class Upscaler:
         if downscale:
             x = imresize(x, size=out_size).clamp(0, 1)
         return x.float()
+
+    def _tiles(self, model: LoadedModel, scale: int, height: int, width: int, mode: str, tile: int | None,
+               overlap: int | None, memory_budget: int) -> TilePlan:
+        return plan_tiles(model, scale, height, width, mode, tile, overlap, memory_budget, speed=self.device.type == "cpu")
+
+    def streamed_tiles(self, scale: int, height: int, width: int, mode: str = "auto", tile: int | None = None,
+                       overlap: int | None = None, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> TilePlan | None:
+        """The tiles ``upscale`` would run a ``height`` x ``width`` image in, when ``scale`` is one native pass
+        run in tiles (else None): ``upscale_image_bands`` with that tile gives the same pixels band by band,
+        so the output can be encoded while later tiles compute."""
+        passes, downscale = self.plan(scale)
+        if len(passes) != 1 or downscale or self._small_image_pad_for(passes[0], height, width):
+            return None
+        budget = network_memory_budget(self.device, memory_budget)
+        tiles = self._tiles(self.model_for(scale), scale, height, width, mode, tile, overlap, budget)
+        return None if tiles.whole else tiles
 
     def tile_function(self, scale: int, channels: int, ensemble: bool = False) -> tuple[Callable, int, int, float]:
         """Every pass of ``scale``'s plan (and its final downscale) as one tile function.

@@ -13,11 +13,11 @@ from importlib import metadata
 from pathlib import Path
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt, QTimer, QUrl, qVersion
+from PySide6.QtCore import QByteArray, QEvent, QObject, QRect, QSize, Qt, QTimer, QUrl, qVersion
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QApplication, QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox,
-    QProgressBar, QPushButton, QScrollArea, QSizePolicy, QTabWidget, QToolBar, QVBoxLayout, QWidget,
+    QProgressBar, QPushButton, QScrollArea, QSizePolicy, QStyle, QTabWidget, QToolBar, QVBoxLayout, QWidget,
 )
 
 from app.batch.page import BatchPage
@@ -35,6 +35,9 @@ from app.workers import Worker, WorkerSet, error_hub
 MODEL_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt", ".h5")  # dropped files that are models, not images
 
 IMAGE_FILTER_SUFFIXES = "*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif"
+
+DEFAULT_SIZE = QSize(1280, 820)
+FRAME_ROOM = QSize(16, 40)  # the title bar and borders a window manager adds: unknown until the window is shown
 
 
 def image_from_qimage(qimage: QImage):
@@ -100,11 +103,23 @@ class MainWindow(QMainWindow):
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_theme_changed)
         geometry = self.settings.geometry
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1280, 820)
+            self.resize(DEFAULT_SIZE)
+        self._fit_to_screen()
         if self.settings.window_state is None or not self.restoreState(self.settings.window_state):
             self.resizeDocks([self.dock], [360], Qt.Horizontal)
         self._set_busy(False)
         QTimer.singleShot(0, self.load_models)
+
+    def _fit_to_screen(self) -> None:
+        """Cap the window, with room for its frame, to its screen's available area, and centre it there unless it
+        lies on it whole already (a geometry saved on a bigger monitor must not run off a smaller one)."""
+        if self.windowState() & (Qt.WindowMaximized | Qt.WindowFullScreen):
+            return
+        area = self.screen().availableGeometry()
+        size = self.size().boundedTo(area.size() - FRAME_ROOM)
+        if size != self.size() or not area.contains(QRect(self.pos(), size + FRAME_ROOM)):
+            self.resize(size)
+            self.move(QStyle.alignedRect(Qt.LeftToRight, Qt.AlignCenter, size + FRAME_ROOM, area).topLeft())
 
     # -- building ---------------------------------------------------------------------------------
     def _build_panel(self) -> None:

@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, QPointF, QSettings, Qt, QTimer, QUrl
-from PySide6.QtGui import QColor, QDragEnterEvent, QDragLeaveEvent, QDropEvent, QImage, QMouseEvent, QPalette, QWheelEvent
+from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, QPointF, QRect, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import (
+    QColor, QDragEnterEvent, QDragLeaveEvent, QDropEvent, QImage, QMouseEvent, QPalette, QScreen, QWheelEvent,
+)
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox, QToolBar
 
 from app import dialogs, main_window
@@ -536,11 +538,33 @@ def test_window_fits_from_1000x700(window, qtbot, tmp_path):
         assert hidden == [], f"in the toolbar's overflow at {width} px: {hidden}"
 
 
-def test_settings_panel_width_is_remembered(window, qtbot, settings):
+@pytest.mark.parametrize("saved_on_a_big_monitor", [False, True], ids=["fresh", "restored"])
+def test_window_opens_whole_on_a_1000x700_screen(qtbot, model_dir, settings, monkeypatch, saved_on_a_big_monitor):
+    """Fresh, or with a geometry saved on a big monitor, the window's frame opens within the available area."""
+    if saved_on_a_big_monitor:
+        big = MainWindow(settings)
+        qtbot.addWidget(big)
+        big.setGeometry(600, 400, 1800, 1100)
+        settings.geometry = big.saveGeometry()
+    area = QRect(40, 30, 1000, 700)
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda screen: area)
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    assert area.contains(win.frameGeometry()), f"the frame {win.frameGeometry()} runs off {area}"
+    win.close()
+
+
+def test_settings_panel_width_is_remembered(window, qtbot, settings, monkeypatch):
+    """On a screen with room for the default size (the offscreen one is 800 px wide: the window, capped to it,
+    would squeeze the panel), the panel's width comes back."""
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda screen: QRect(0, 0, 1920, 1080))
+    window.resize(1280, 820)
     window.resizeDocks([window.dock], [420], Qt.Horizontal)
     qtbot.waitUntil(lambda: window.dock.width() == 420, timeout=5000)
     window.close()
-    settings.store.remove("window/geometry")  # restored on the 800 px offscreen screen, it would squeeze the panel
+    settings.store.remove("window/geometry")  # Qt itself clamps a restored geometry to the 800 px screen
     again = MainWindow(settings)
     qtbot.addWidget(again)
     again.show()

@@ -70,4 +70,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if sys.argv[1:]:  # the command line: done and written, so no interpreter teardown (see exit_now)
+        from sisr_core.cli import exit_now
+
+        exit_now(code)
+    sys.exit(code)

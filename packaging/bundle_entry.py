@@ -57,9 +57,9 @@ def main() -> int:
         if getattr(sys, stream) is None:
             setattr(sys, stream, open(os.devnull, "w"))
     if Path(sys.executable).stem.lower() == "sisr":
-        from sisr_core.cli import main as sisr_main
+        from sisr_core.cli import run
 
-        return sisr_main(sys.argv[1:])
+        run()
     import main as studio
 
     if not sys.argv[1:] and (delay := os.environ.get("SISR_EXIT_AFTER_SHOWN_MS")):

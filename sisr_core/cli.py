@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import signal
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from sisr_core import DEVICES, PRECISIONS, VARIANT_CHOICES, __version__
 from sisr_core.atomic import write_bytes
@@ -282,8 +284,6 @@ def _case(text: str) -> tuple[int, int]:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    import os
-
     from sisr_core.bench import run_bench as bench
     from sisr_core.bench import run_batch_bench, run_command_bench, run_memory_bench
 
@@ -512,5 +512,25 @@ def main(argv: list[str] | None = None) -> int:
     return args.func(args)
 
 
+def exit_now(code: int) -> NoReturn:
+    """End the process with ``code`` after a command has returned, skipping the interpreter's teardown
+    (0.3-0.5 s with torch loaded, measured; a command has written, synced and closed its files by then)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):  # a closed pipe, or no stream at all
+            pass
+    os._exit(code)
+
+
+def run() -> NoReturn:
+    """The ``sisr`` program."""
+    try:
+        code = main()
+    except BrokenPipeError:  # the reader of our output went away (`sisr models | head`): no traceback
+        code = 1
+    exit_now(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

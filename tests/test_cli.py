@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -113,6 +114,24 @@ def test_keras_main_spellings(model_dir, photos):
     proc = subprocess.run([sys.executable, "main.py", str(img), "--model=fsrcnn", "--save_intermediate=maybe"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "True or False" in proc.stderr
+
+
+def test_sisr_program_flushes_its_report_and_exit_status_before_its_quick_exit(model_dir, photos, tmp_path, capsys):
+    """`sisr` ends without the interpreter's teardown: what it printed to a pipe and its status still arrive."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # block-buffered, as users run it
+
+    def sisr_process(*args):
+        return subprocess.run([sys.executable, "-m", "sisr_core.cli", *args], cwd=REPO, capture_output=True, text=True,
+                              timeout=120, env=env)
+
+    assert sisr(["models"]) == 0
+    listed = sisr_process("models")  # printed into a pipe's buffer
+    assert listed.returncode == 0 and listed.stdout == capsys.readouterr().out, listed.stderr
+    done = sisr_process("upscale", str(photos / "a.png"), "-m", "fsrcnn", "-o", str(tmp_path / "o"))
+    assert done.returncode == 0 and done.stdout.startswith(f"wrote {tmp_path / 'o' / 'a_x2.png'}"), done.stderr
+    assert read_image(tmp_path / "o" / "a_x2.png").pixels.shape == (40, 48, 3)
+    failed = sisr_process("upscale", str(photos / "a.png"), str(tmp_path / "nothing.png"), "-m", "fsrcnn", "-o", str(tmp_path / "o"))
+    assert failed.returncode == 1 and f"error: {tmp_path / 'nothing.png'}: no such file" in failed.stderr
 
 
 def test_library_has_no_qt_or_app_imports():

@@ -48,9 +48,11 @@ MAX_CHAIN = 4
 
 
 def native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16), so oneDNN's bf16 convolutions
-    run several times faster than fp32 (on other CPUs they are emulated and slower)."""
-    return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+    """Whether bfloat16 is the fast precision on this CPU: Intel AMX, where oneDNN's bf16 runs 2-3x faster
+    than fp32 (matmul 805 against 234 GFLOP/s measured). AVX512-BF16 alone is not enough: on such a CPU
+    (an Emerald Rapids VM without AMX) bf16 ran slower than fp32 (`sisr bench --precision bf16|fp32`:
+    matmul 117-152 against 256-260 GFLOP/s; 1000x1000 x2 `fsrcnn` 1.04 against 0.79 s, `wdsr-a` 10.6 against 7.3)."""
+    return torch.cpu._is_amx_tile_supported()
 
 
 def plan_scales(target: int, natives: list[int]) -> tuple[list[int], bool]:
@@ -98,7 +100,7 @@ def _ensemble(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> to
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto`` is bf16 on a CPU that computes it natively (2-3x faster; Set5 PSNR moves by 0.01-0.06 dB,
+    """``auto`` is bf16 on a CPU where it is faster (AMX: 2-3x; Set5 PSNR moves by 0.01-0.06 dB,
     see the README) and on a CUDA GPU that has it (Ampere and later), fp16 on older CUDA GPUs, fp32
     elsewhere (MPS included). fp16 needs a GPU: on a CPU it is only slower."""
     if precision not in PRECISIONS:

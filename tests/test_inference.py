@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import random_image
-from sisr_core.inference.engine import Upscaler, plan_scales, resolve_precision, speed_tile, upscale_image
+from sisr_core.inference.engine import (Upscaler, peak_bytes_per_pixel, plan_scales, resolve_precision, speed_tile,
+                                        upscale_image)
 from sisr_core.models.loading import LoadedModel, prepare_network
 from sisr_core.inference.tiling import Cancelled, tile_grid, upscale_tiled
 from sisr_core.io import ImageData
@@ -265,6 +266,9 @@ def test_one_tile_policy_fed_by_the_models_descriptor():
     assert plan_tiles(model, 2, 100, 100, "auto").whole  # fits, and smaller than a speed tile
     huge = plan_tiles(model, 2, 20000, 20000, "auto", memory_budget=64 * 2**20)
     assert not huge.whole and huge.tile < 20000
+    over = plan_tiles(model, 2, 2000, 2000, "auto")  # over the default budget: the speed tile, not the budget's
+    assert not over.whole and over.tile == speed_tile(peak_bytes_per_pixel(model, 2), radius) < 2000
+    assert plan_tiles(model, 2, 2000, 2000, "auto", speed=False).tile > over.tile  # a GPU's tile: the budget's
     windowed = replace(model, spec=replace(model.spec, size_multiple=8, context=21))  # as community_spec gives
     plan = plan_tiles(windowed, 2, 100, 100, "patch", tile=50)
     assert (plan.tile, plan.context) == (56, 24)

@@ -39,7 +39,7 @@ from sisr_core.models.registry import get_spec
 from sisr_core.resize import imresize
 
 DEFAULT_MEMORY_BUDGET = int(os.environ.get("SISR_MEMORY_BUDGET_MB", "1024")) * 2**20
-# Auto mode runs networks with a small context in tiles of this budget even when the whole image fits:
+# Auto mode runs networks with a small context in tiles of this budget, even when the whole image fits:
 # their wide, cheap layers are bound by memory traffic, and feature maps that big are allocated afresh
 # (page faults) for every layer. FSRCNN/ESPCN run 1.1-1.7x faster so on CPUs; `sisr bench` measures it.
 SPEED_TILE_BUDGET = 256 * 2**20
@@ -367,15 +367,16 @@ def plan_tiles(model: LoadedModel, scale: int, height: int, width: int, mode: st
                overlap: int | None = None, memory_budget: int = DEFAULT_MEMORY_BUDGET, speed: bool = True) -> TilePlan:
     """The tile-size policy for one pass of ``model`` (its descriptor gives the context and the size grid):
     ``fast`` runs whole; ``patch`` runs tiles of ``tile`` px (default: the largest that fits the budget);
-    ``auto`` runs whole when the image fits the budget, except that a network with a small context runs in
-    speed tiles (:func:`speed_tile`; ``speed``: on a CPU, where they help). ``overlap`` overrides the context."""
+    ``auto`` runs whole when the image fits the budget and in the budget's tiles when it does not, except that
+    a network with a small context runs in speed tiles when they are smaller (:func:`speed_tile`; ``speed``: on
+    a CPU, where they help). ``overlap`` overrides the context."""
     context = model.receptive_radius if overlap is None else overlap
     bytes_per_pixel = peak_bytes_per_pixel(model, scale)
     side = tile or tile_for_budget(bytes_per_pixel, memory_budget, context)
     fits = height * width * bytes_per_pixel <= memory_budget
     quick = speed_tile(bytes_per_pixel, context) if tile is None and speed else None
-    if mode == "auto" and fits and quick and max(height, width) > quick:
-        fits, side = False, quick
+    if mode == "auto" and quick and max(height, width) > quick:
+        fits, side = False, min(side, quick)
     grid = model.spec.size_multiple
     return TilePlan(mode == "fast" or (mode == "auto" and fits), -(-side // grid) * grid, -(-context // grid) * grid)
 

@@ -20,20 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 
-import torch
-
 from sisr_core.atomic import stale_partials
-from sisr_core.inference.engine import (
-    DEFAULT_MEMORY_BUDGET,
-    TilePlan,
-    Upscaler,
-    bicubic_image,
-    bicubic_image_bands,
-    image_to_tensor,
-    tensor_to_image,
-    upscale_image_bands,
-)
-from sisr_core.inference.tiling import Cancelled
 from sisr_core.io import (
     STREAMED_FORMATS,
     ImageData,
@@ -48,7 +35,10 @@ from sisr_core.io import (
     write_image_bands,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch is imported by the functions that run the network, so that planning and reading
+    import torch  # start before it has loaded (see ``read_ahead``)
+
+    from sisr_core.inference.engine import TilePlan, Upscaler
     from sisr_core.zoo import AutoUpscaler
 
 FORMAT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
@@ -162,6 +152,12 @@ def run_job(
     return _write(stage, scale, overwrite, quality)
 
 
+def read_ahead(jobs: list[Job], overwrite: bool = False, prefetch: int = 1) -> in_background[_Stage]:
+    """Decode ``jobs`` in a thread, ``prefetch`` images ahead of their use, for ``run_batch(reading=...)``.
+    Reading needs no torch: started first, the first image decodes while the network's libraries load."""
+    return in_background((_read(job, overwrite) for job in jobs), prefetch)
+
+
 def run_batch(
     jobs: list[Job],
     upscaler: Upscaler | AutoUpscaler,
@@ -170,19 +166,23 @@ def run_batch(
     cancel: Callable[[], bool] | None = None,
     quality: int = 95,
     prefetch: int = 1,
+    reading: in_background[_Stage] | None = None,
     **options,
 ) -> Iterator[JobResult]:
     """Run jobs in order, yielding each result; stops between files when ``cancel()`` is true.
 
-    Reading runs ``prefetch`` images ahead in a thread, the network in another, writing in the caller's
-    thread; the bounded hand-overs keep at most a few images in memory.
+    Reading runs ``prefetch`` images ahead in a thread (``reading``: the ``read_ahead`` of these jobs,
+    already started), the network in another, writing in the caller's thread; the bounded hand-overs keep
+    at most a few images in memory.
     """
+    from sisr_core.inference.tiling import Cancelled
+
     stopping = threading.Event()
 
     def stop() -> bool:
         return stopping.is_set() or (cancel is not None and cancel())
 
-    read = in_background((_read(job, overwrite) for job in jobs), prefetch)
+    read = reading if reading is not None else read_ahead(jobs, overwrite, prefetch)
     upscaled = in_background(
         (_upscale(stage, upscaler, scale, overwrite, quality, {**options, "cancel": stop}) for stage in read), 1
     )
@@ -223,6 +223,8 @@ def _read(job: Job, overwrite: bool) -> _Stage:
 
 def _upscale(stage: _Stage, upscaler: Upscaler | AutoUpscaler, scale: int, overwrite: bool, quality: int, options: dict) -> _Stage:
     """Run the network: in memory for images that fit the budget, else in bands written as they finish."""
+    from sisr_core.inference.engine import DEFAULT_MEMORY_BUDGET, image_to_tensor
+
     if stage.result is not None:
         return stage
     options = dict(options)
@@ -268,6 +270,8 @@ def streamed_tiles(stage: _Stage, upscaler: Upscaler, scale: int, budget: int, o
 def _upscale_in_bands(stage: _Stage, upscaler: Upscaler, scale: int, overwrite: bool, quality: int, budget: int,
                       options: dict) -> JobResult:
     """Upscale and write at once, band by band: the network runs in a thread while bands are encoded."""
+    from sisr_core.inference.engine import bicubic_image_bands, upscale_image_bands
+
     job, image = stage.job, stage.image
     size = (image.height * scale, image.width * scale)
     plans = [plan_banded_write(job.output, image, *size, memory_budget=budget)]
@@ -288,6 +292,8 @@ def _upscale_in_bands(stage: _Stage, upscaler: Upscaler, scale: int, overwrite: 
 
 def _write(stage: _Stage, scale: int, overwrite: bool, quality: int) -> JobResult:
     """Encode an in-memory result (and its bicubic intermediate); a stage with a result passes through."""
+    from sisr_core.inference.engine import bicubic_image, tensor_to_image
+
     if stage.result is not None:
         return stage.result
     job, image = stage.job, stage.image

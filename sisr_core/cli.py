@@ -61,12 +61,7 @@ def run_upscale(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from sisr_core.batch import plan_jobs, run_batch
-    from sisr_core.inference.engine import NoWeightsError, Upscaler
-    from sisr_core.inference.tiling import Cancelled
-    from sisr_core.models.registry import UnknownModelError
-    from sisr_core.weights import WeightsError
-    from sisr_core.zoo import AutoUpscaler, default_model
+    from sisr_core.batch import plan_jobs, read_ahead, run_batch
 
     jobs, errors = plan_jobs(args.inputs, args.output, args.suffix, args.format, args.scale, args.recursive,
                              args.save_intermediate)
@@ -75,6 +70,14 @@ def run_upscale(args: argparse.Namespace) -> int:
     if not jobs:
         print("error: no input images", file=sys.stderr)
         return 2
+    reading = read_ahead(jobs, args.overwrite)  # the first image decodes on the other core while torch loads
+
+    from sisr_core.inference.engine import NoWeightsError, Upscaler
+    from sisr_core.inference.tiling import Cancelled
+    from sisr_core.models.registry import UnknownModelError
+    from sisr_core.weights import WeightsError
+    from sisr_core.zoo import AutoUpscaler, default_model
+
     try:
         if args.weights:
             upscaler = Upscaler(args.model, args.weights, args.device, precision=args.precision)
@@ -82,6 +85,7 @@ def run_upscale(args: argparse.Namespace) -> int:
             upscaler = AutoUpscaler(args.model or default_model(), args.device, args.precision, args.variant)
         upscaler.plan(args.scale)
     except (UnknownModelError, NoWeightsError, WeightsError, ValueError, RuntimeError) as exc:
+        reading.close()
         print(f"error: {exc}", file=sys.stderr)
         return 2
     failed = len(errors)
@@ -101,8 +105,9 @@ def run_upscale(args: argparse.Namespace) -> int:
             tiles.n = done
             tiles.refresh()
 
-    batch = run_batch(jobs, upscaler, args.scale, overwrite=args.overwrite, quality=args.quality, mode=args.mode,
-                      tile=args.patch_size, overlap=args.overlap, ensemble=args.ensemble, progress=progress)
+    batch = run_batch(jobs, upscaler, args.scale, overwrite=args.overwrite, quality=args.quality, reading=reading,
+                      mode=args.mode, tile=args.patch_size, overlap=args.overlap, ensemble=args.ensemble,
+                      progress=progress)
     try:
         for result in batch:
             files.update(1)

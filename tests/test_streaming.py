@@ -3,6 +3,8 @@ retried, the batch overlaps reading, inference and writing, and the memory/batch
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -12,7 +14,7 @@ from PIL import Image, ImageCms
 
 from conftest import random_image
 from sisr_core import batch as batch_module
-from sisr_core.batch import Job, in_background, plan_jobs, run_batch, run_job
+from sisr_core.batch import Job, in_background, plan_jobs, read_ahead, run_batch, run_job
 from sisr_core.cli import main as sisr
 from sisr_core.inference.engine import upscale_image_bands
 from sisr_core.inference.tiling import Cancelled, TileMemoryError
@@ -191,6 +193,26 @@ def test_batch_overlaps_stages_keeps_order_and_survives_a_bad_file(tmp_path, mon
     for i in (0, 1, 2, 4, 5, 6):
         name = f"p{i}_x2.png"
         assert (tmp_path / "out" / name).read_bytes() == (reference / name).read_bytes()
+
+
+def test_reading_starts_before_torch_is_loaded_and_the_batch_takes_it_up(tmp_path, monkeypatch):
+    """`sisr upscale` plans and starts decoding the first image before torch loads (the other core is idle
+    meanwhile); ``run_batch`` then takes that reading over instead of decoding again."""
+    for i in range(3):
+        write_image(tmp_path / f"p{i}.png", ImageData(random_image(20, 30 + i, seed=i)))
+    code = ("import sys; from sisr_core.batch import plan_jobs, read_ahead; jobs, _ = plan_jobs([sys.argv[1]]); "
+            "first = next(read_ahead(jobs)); print(first.image.width, 'torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "p0.png")], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout.split() == ["30", "False"], proc.stderr
+    reads = []
+    real_read = batch_module.read_image
+    monkeypatch.setattr(batch_module, "read_image", lambda path, **kw: reads.append(path.name) or real_read(path, **kw))
+    jobs, _ = plan_jobs([tmp_path], tmp_path / "out")
+    reading = read_ahead(jobs)
+    results = list(run_batch(jobs, upscaler_with(loaded("fsrcnn", 2)), 2, reading=reading))
+    assert [r.status for r in results] == ["done"] * 3 and reads == ["p0.png", "p1.png", "p2.png"]
+    assert read_image(tmp_path / "out" / "p2_x2.png").pixels.shape == (40, 64, 3)
 
 
 def test_batch_cancel_stops_between_files(tmp_path):

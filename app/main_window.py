@@ -13,15 +13,16 @@ from importlib import metadata
 from pathlib import Path
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QByteArray, QEvent, QObject, QRect, QSize, Qt, QTimer, QUrl, qVersion
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt, QTimer, QUrl, qVersion
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QApplication, QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox,
-    QProgressBar, QPushButton, QScrollArea, QSizePolicy, QStyle, QTabWidget, QToolBar, QVBoxLayout, QWidget,
+    QProgressBar, QPushButton, QScrollArea, QSizePolicy, QTabWidget, QToolBar, QVBoxLayout, QWidget,
 )
 
 from app.batch.page import BatchPage
 from app.dialogs import ask, error_box, message_box
+from app.screen import fit_to_screen
 from app.settings import APPLICATION, ORGANISATION, Settings
 from app.theme import THEMES, app_icon, apply_theme, icon
 from app.upscaling import UpscaleResult, upscale_task
@@ -37,7 +38,6 @@ MODEL_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt", ".h5")  # dropped file
 IMAGE_FILTER_SUFFIXES = "*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif"
 
 DEFAULT_SIZE = QSize(1280, 820)
-FRAME_ROOM = QSize(16, 40)  # the title bar and borders a window manager adds: unknown until the window is shown
 
 
 def image_from_qimage(qimage: QImage):
@@ -104,22 +104,11 @@ class MainWindow(QMainWindow):
         geometry = self.settings.geometry
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(DEFAULT_SIZE)
-        self._fit_to_screen()
+        fit_to_screen(self)
         if self.settings.window_state is None or not self.restoreState(self.settings.window_state):
             self.resizeDocks([self.dock], [360], Qt.Horizontal)
         self._set_busy(False)
         QTimer.singleShot(0, self.load_models)
-
-    def _fit_to_screen(self) -> None:
-        """Cap the window, with room for its frame, to its screen's available area, and centre it there unless it
-        lies on it whole already (a geometry saved on a bigger monitor must not run off a smaller one)."""
-        if self.windowState() & (Qt.WindowMaximized | Qt.WindowFullScreen):
-            return
-        area = self.screen().availableGeometry()
-        size = self.size().boundedTo(area.size() - FRAME_ROOM)
-        if size != self.size() or not area.contains(QRect(self.pos(), size + FRAME_ROOM)):
-            self.resize(size)
-            self.move(QStyle.alignedRect(Qt.LeftToRight, Qt.AlignCenter, size + FRAME_ROOM, area).topLeft())
 
     # -- building ---------------------------------------------------------------------------------
     def _build_panel(self) -> None:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox, QToolBar
 from app import dialogs, main_window
 from app.batch import page as batch_page
 from app.main_window import MainWindow
+from app.screen import FRAME_ROOM
 from app.settings import Settings
 from app.train import wizard as wizard_module
 from app.widgets.canvas import CompareView
@@ -554,6 +555,18 @@ def test_window_opens_whole_on_a_1000x700_screen(qtbot, model_dir, settings, mon
     qtbot.waitExposed(win)
     assert area.contains(win.frameGeometry()), f"the frame {win.frameGeometry()} runs off {area}"
     win.close()
+
+
+def test_training_wizard_opens_whole_on_a_1000x700_screen(window, qtbot, monkeypatch):
+    """The wizard at 820x680 plus a window manager's frame ran off a 700 px high screen, hiding its buttons:
+    its frame, with the allowance for the title bar and borders, opens within the available area."""
+    area = QRect(40, 30, 1000, 700)
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda screen: area)
+    wizard = window.open_training_wizard()
+    qtbot.waitExposed(wizard)
+    framed = QRect(wizard.frameGeometry().topLeft(), wizard.size() + FRAME_ROOM)
+    assert area.contains(framed), f"the wizard's frame {framed} runs off {area}"
+    wizard.reject()
 
 
 def test_settings_panel_width_is_remembered(window, qtbot, settings, monkeypatch):

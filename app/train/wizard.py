@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.dialogs import ask
+from app.screen import fit_to_screen
 from app.theme import icon
 from app.widgets.images import qimage_from_chw
 from app.widgets.plot import LinePlot
@@ -382,6 +383,7 @@ class TrainingWizard(QWizard):
         self.setWizardStyle(QWizard.ModernStyle)
         self.setOption(QWizard.NoBackButtonOnLastPage)
         self.resize(820, 680)
+        fit_to_screen(self)  # 680 px and a title bar run off a 700 px high screen
         self.workers = WorkerSet(self)
         self.settings = settings
         self.data_page = DataPage(settings)

@@ -269,6 +269,7 @@ def test_one_tile_policy_fed_by_the_models_descriptor():
     over = plan_tiles(model, 2, 2000, 2000, "auto")  # over the default budget: the speed tile, not the budget's
     assert not over.whole and over.tile == speed_tile(peak_bytes_per_pixel(model, 2), radius) < 2000
     assert plan_tiles(model, 2, 2000, 2000, "auto", speed=False).tile > over.tile  # a GPU's tile: the budget's
+    assert plan_tiles(replace(model, bf16=True), 2, 2000, 2000, "auto").tile > over.tile  # half the bytes a map
     windowed = replace(model, spec=replace(model.spec, size_multiple=8, context=21))  # as community_spec gives
     plan = plan_tiles(windowed, 2, 100, 100, "patch", tile=50)
     assert (plan.tile, plan.context) == (56, 24)

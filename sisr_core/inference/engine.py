@@ -39,11 +39,13 @@ from sisr_core.models.registry import get_spec
 from sisr_core.resize import imresize
 
 DEFAULT_MEMORY_BUDGET = int(os.environ.get("SISR_MEMORY_BUDGET_MB", "1024")) * 2**20
-# Auto mode runs networks with a small context in tiles of this budget, even when the whole image fits:
-# their wide, cheap layers are bound by memory traffic, and feature maps that big are allocated afresh
-# (page faults) for every layer. FSRCNN/ESPCN run 1.1-1.7x faster so on CPUs; `sisr bench` measures it.
-SPEED_TILE_BUDGET = 256 * 2**20
-MAX_CONTEXT_OVERHEAD = 1.12  # ... unless the tiles' shared context would add more than 12% of the work
+# Auto mode runs networks with a small context in tiles of this budget (feature maps in the precision that
+# runs), even when the whole image fits: their wide, cheap layers are bound by memory traffic, and feature
+# maps that big are allocated afresh (page faults) for every layer. FSRCNN/ESPCN run 1.1-1.7x faster so on
+# CPUs; `sisr bench` measures it. fp32 maps are twice bf16's, so fp32 tiles are smaller (fsrcnn: 246 px
+# tiles 2.71 s, 355 px 3.37 s, 2000x2000 x2, medians of 5).
+SPEED_TILE_BUDGET = 128 * 2**20
+MAX_CONTEXT_OVERHEAD = 1.16  # ... unless the tiles' shared context would add more than 16% of the work
 MAX_CHAIN = 4
 
 
@@ -344,7 +346,7 @@ class Upscaler:
 
 
 def peak_bytes_per_pixel(model: LoadedModel, scale: int) -> float:
-    """Rough peak bytes per input pixel: a few live feature maps of the widest layer."""
+    """Rough peak bytes per input pixel: a few live fp32 feature maps of the widest layer."""
     widest = max(
         (m.out_channels for m in model.network.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))),
         default=64,
@@ -374,7 +376,7 @@ def plan_tiles(model: LoadedModel, scale: int, height: int, width: int, mode: st
     bytes_per_pixel = peak_bytes_per_pixel(model, scale)
     side = tile or tile_for_budget(bytes_per_pixel, memory_budget, context)
     fits = height * width * bytes_per_pixel <= memory_budget
-    quick = speed_tile(bytes_per_pixel, context) if tile is None and speed else None
+    quick = speed_tile(bytes_per_pixel / (2 if model.bf16 else 1), context) if tile is None and speed else None
     if mode == "auto" and quick and max(height, width) > quick:
         fits, side = False, min(side, quick)
     grid = model.spec.size_multiple
@@ -382,7 +384,8 @@ def plan_tiles(model: LoadedModel, scale: int, height: int, width: int, mode: st
 
 
 def speed_tile(bytes_per_pixel: float, context: int) -> int | None:
-    """The tile side auto mode uses for speed, or None when the context tiles share costs too much."""
+    """The tile side auto mode uses for speed (``bytes_per_pixel`` of feature maps in the precision that runs),
+    or None when the context tiles share costs too much."""
     side = tile_for_budget(bytes_per_pixel, SPEED_TILE_BUDGET, context)
     return side if ((side + 2 * context) / side) ** 2 <= MAX_CONTEXT_OVERHEAD else None
 

@@ -4,7 +4,7 @@ No Qt here: the app and the command line call this package, never the other way 
 """
 __version__ = "0.1.0"
 
-# Arithmetic: auto (bf16 on a CPU with AMX or a GPU that has it, else fp16 on a GPU, else
+# Arithmetic: auto (bf16 on a CPU with AMX or AMD's AVX512-BF16, or a GPU that has it, else fp16 on a GPU, else
 # fp32), fp32, bf16; fp16 only on a GPU.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 

@@ -16,7 +16,7 @@ from sisr_core.data.protocols import PROTOCOLS
 
 MODES = ("auto", "fast", "patch")
 FORMATS = ("same", "png", "jpg", "webp", "tiff")
-PRECISION_HELP = ("auto (default): bf16 on a CPU with Intel AMX, 2-3x faster there, "
+PRECISION_HELP = ("auto (default): bf16 on a CPU with Intel AMX or AMD's AVX512-BF16, 2-3x faster there, "
                   "and on GPUs that have it, fp16 on older GPUs, else fp32; fp16 needs a GPU")
 DEVICE_HELP = "auto (default): a CUDA GPU, then Apple's Metal (mps), then the CPU"
 
@@ -418,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=DEVICES, help=DEVICE_HELP)
     p.add_argument("--precision", choices=PRECISIONS,
                    help="bf16 or fp16 mixed precision (weights stay fp32), fp32, or auto (default): bf16 where the "
-                        "CPU has Intel AMX (3-4x faster steps there) or the GPU has it, "
+                        "CPU has Intel AMX or AMD's AVX512-BF16 (2-4x faster steps there) or the GPU has it, "
                         "fp16 on older GPUs")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--seed", type=int, default=0)

@@ -8,6 +8,7 @@ half of the GPU's free memory, while the host's own budget still bounds the imag
 from __future__ import annotations
 
 import os
+import platform
 
 import torch
 
@@ -37,6 +38,18 @@ def select_device(device: str | torch.device = "auto") -> torch.device:
     if kind == "mps" and not mps_available():
         raise RuntimeError(f"device {name!r} was asked for but Apple's Metal (MPS) is not available here")
     return torch.device(name)
+
+
+def cpu_vendor() -> str:
+    """The CPU's vendor id (``GenuineIntel``, ``AuthenticAMD``), or '' where the system does not say."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return next((v for v in ("AuthenticAMD", "GenuineIntel") if v in platform.processor()), "")
 
 
 def data_workers(device: torch.device) -> int:

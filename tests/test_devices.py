@@ -175,3 +175,18 @@ def test_cli_trains_and_upscales_on_the_gpu(model_dir, tiny_data, tmp_path):
     assert sisr(["train", "--model", "fsrcnn", "--scale", "2", "--data", str(tiny_data), "--steps", "3", "--batch", "4",
                  "--patch", "16", "--device", "cuda", "--out", str(tmp_path / "run"), "-q"]) == 0
     assert (tmp_path / "run" / "final.safetensors").is_file()
+
+
+def test_cpu_vendor_is_read_from_the_system(monkeypatch, tmp_path):
+    import builtins
+    from sisr_core import devices
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\n")
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda f, *a, **k: real_open(info if f == "/proc/cpuinfo" else f, *a, **k))
+    assert devices.cpu_vendor() == "AuthenticAMD"
+    monkeypatch.setattr(builtins, "open", lambda f, *a, **k: (_ for _ in ()).throw(FileNotFoundError(f)))
+    monkeypatch.setattr(devices.platform, "processor", lambda: "Intel64 Family 6 Model 143 Stepping 8, GenuineIntel")
+    assert devices.cpu_vendor() == "GenuineIntel"
+    monkeypatch.setattr(devices.platform, "processor", lambda: "arm")
+    assert devices.cpu_vendor() == ""

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from sisr_core import PRECISIONS
-from sisr_core.devices import network_memory_budget, select_device
+from sisr_core.devices import cpu_vendor, network_memory_budget, select_device
 from sisr_core.io import ImageData, to_float
 from sisr_core.inference.tiling import (
     add_cancel_checks,
@@ -50,11 +50,14 @@ MAX_CHAIN = 4
 
 
 def native_bf16() -> bool:
-    """Whether bfloat16 is the fast precision on this CPU: Intel AMX, where oneDNN's bf16 runs 2-3x faster
-    than fp32 (matmul 805 against 234 GFLOP/s measured). AVX512-BF16 alone is not enough: on such a CPU
-    (an Emerald Rapids VM without AMX) bf16 ran slower than fp32 (`sisr bench --precision bf16|fp32`:
-    matmul 117-152 against 256-260 GFLOP/s; 1000x1000 x2 `fsrcnn` 1.04 against 0.79 s, `wdsr-a` 10.6 against 7.3)."""
-    return torch.cpu._is_amx_tile_supported()
+    """Whether bfloat16 is the fast precision on this CPU, by measurement on each kind we met: Intel AMX,
+    where oneDNN's bf16 runs 2-3x faster than fp32 (matmul 805 against 234 GFLOP/s), and AMD's AVX512-BF16
+    (Zen 4 and later; an EPYC VM: matmul 411-422 against 150-189 GFLOP/s, 1000x1000 x2 `wdsr-a` 3.9 against
+    8.6 s). Intel's AVX512-BF16 without AMX is not enough: on an Emerald Rapids VM whose AMX was hidden,
+    bf16 ran slower (matmul 117-152 against 256-260 GFLOP/s; `wdsr-a` 10.6 against 7.3 s)."""
+    if torch.cpu._is_amx_tile_supported():
+        return True
+    return torch.cpu._is_avx512_bf16_supported() and cpu_vendor() == "AuthenticAMD"
 
 
 def plan_scales(target: int, natives: list[int]) -> tuple[list[int], bool]:
@@ -102,7 +105,7 @@ def _ensemble(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> to
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto`` is bf16 on a CPU where it is faster (AMX: 2-3x; Set5 PSNR moves by 0.01-0.06 dB,
+    """``auto`` is bf16 on a CPU where it is faster (``native_bf16``: 2-3x; Set5 PSNR moves by 0.01-0.06 dB,
     see the README) and on a CUDA GPU that has it (Ampere and later), fp16 on older CUDA GPUs, fp32
     elsewhere (MPS included). fp16 needs a GPU: on a CPU it is only slower."""
     if precision not in PRECISIONS:

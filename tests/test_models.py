@@ -183,7 +183,8 @@ def test_weight_norm_conv_loads_torch_weight_norm_state_dict():
         torch.testing.assert_close(ours(x), reference(x))
 
 
-@pytest.mark.parametrize("name,scale", [("wdsr-a", 3), ("wdsr-b", 3), ("fsrcnn", 2), ("fsrcnn", 3), ("fsrcnn", 4)])
+@pytest.mark.parametrize("name,scale", [("wdsr-a", 3), ("wdsr-b", 3), ("fsrcnn", 2), ("fsrcnn", 3), ("fsrcnn", 4),
+                                        ("espcn", 2), ("espcn", 3)])
 def test_folded_for_inference_same_output(name, scale):
     model = build_model(name, scale).eval()
     with torch.no_grad():
@@ -198,6 +199,24 @@ def test_folded_for_inference_same_output(name, scale):
         assert not any("weight_g" in k for k in folded.state_dict())
         assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in folded.modules())
         torch.testing.assert_close(folded(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_espcn_runs_each_conv_and_tanh_as_one_fused_step_on_the_cpu_in_bf16_too(monkeypatch):
+    from sisr_core.models.espcn import ConvTanh
+    assert ConvTanh.fused is not None  # this CPU build of torch has oneDNN's fusion op
+    calls = []
+    fused = ConvTanh.fused
+    monkeypatch.setattr(ConvTanh, "fused", staticmethod(lambda x, *a: calls.append(x.dtype) or fused(x, *a)))
+    model = build_model("espcn", 2).eval()
+    x = torch.rand(1, 1, 40, 36).to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        folded = fold_for_inference(model)
+        torch.testing.assert_close(folded(x), model(x), atol=1e-5, rtol=1e-5)
+        assert calls == [torch.float32] * 2
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            fast, slow = folded(x), model(x)
+        assert calls[2:] == [torch.bfloat16] * 2 and fast.dtype == slow.dtype == torch.bfloat16
+        assert (fast.float() - slow.float()).abs().max() < 0.02
 
 
 @pytest.mark.parametrize("size", [64, 96])

@@ -602,7 +602,7 @@ def _write_png(f, bands: Iterable[np.ndarray], height: int, width: int, bit_dept
     def write_next(last: bool = False) -> None:
         nonlocal checksum
         filtered, compressed = pending.popleft().result()
-        checksum = zlib.adler32(filtered, checksum)
+        checksum = zlib_ng.adler32(filtered, checksum)  # zlib-ng's vectorised checksum, the same value
         if last:  # an empty final deflate block ends the stream, then its checksum
             compressed += _FINAL_BLOCK + struct.pack(">I", checksum)
         _png_chunk(f, b"IDAT", compressed)
@@ -663,7 +663,7 @@ def _png_filtered(rows: np.ndarray, above: np.ndarray | None) -> bytes:
                                     cv2.IMWRITE_PNG_ZLIBBUFFER_SIZE, 2**20])
         if not ok:
             raise ValueError("OpenCV could not filter the PNG rows")
-        data = zlib.decompress(b"".join(body for kind, body in png_chunks(encoded.tobytes()) if kind == b"IDAT"))
+        data = zlib_ng.decompress(b"".join(body for kind, body in png_chunks(encoded.tobytes()) if kind == b"IDAT"))
     return data[(len(data) // len(rows)) if above is not None else 0 :]
 
 

@@ -66,6 +66,23 @@ def test_png_writer_keeps_every_sample(tmp_path, monkeypatch, channels, bit_dept
         assert set(np.frombuffer(rows, np.uint8).reshape(61, -1)[:, 0]) == {4}
 
 
+def test_png_pieces_take_huffman_coding_or_runs_by_what_their_rows_hold(tmp_path, monkeypatch):
+    monkeypatch.setattr(sio, "_PNG_PIECE_BYTES", 64 * 3 * 8)  # pieces of 8 rows
+    monkeypatch.setattr(sio, "_PNG_WORKERS", 1)  # in order
+    pixels = np.full((64, 64, 3), 200, np.uint8)
+    pixels[:8] = np.random.default_rng(0).integers(0, 256, (8, 64, 3))  # noise above, flat below
+    picked, pick = [], sio._png_strategy
+    monkeypatch.setattr(sio, "_png_strategy", lambda filtered, rows: picked.append(pick(filtered, rows)) or picked[-1])
+    write_image(tmp_path / "a.png", ImageData(pixels))
+    assert picked == [zlib.Z_HUFFMAN_ONLY] + [zlib.Z_RLE] * 7
+    data = (tmp_path / "a.png").read_bytes()
+    zlib.decompress(b"".join(body for kind, body in png_chunks(data) if kind == b"IDAT"))  # one valid stream
+    np.testing.assert_array_equal(decoded(tmp_path / "a.png"), pixels)
+    monkeypatch.setattr(sio, "_png_strategy", lambda filtered, rows: zlib.Z_HUFFMAN_ONLY)
+    write_image(tmp_path / "huffman.png", ImageData(pixels))
+    assert len(data) < 0.8 * (tmp_path / "huffman.png").stat().st_size  # the flat half needs the runs
+
+
 def test_png_in_bands_has_the_pixels_and_size_of_whole(tmp_path, monkeypatch):
     monkeypatch.setattr(sio, "_PNG_PIECE_BYTES", 2000)
     samples = previous_samples(random_image(50, 45), np.uint8)

@@ -311,9 +311,12 @@ class MainWindow(QMainWindow):
         """Read the network list (imports torch) in a worker, then fill the pickers."""
 
         def task(report, aborted):
-            import sisr_core.io  # noqa: F401 - warm the image readers while off the GUI thread
-            from sisr_core.devices import available_devices, select_device
-            from sisr_core.zoo import model_rows
+            from sisr_core.startup import loading_torch
+
+            with loading_torch():
+                import sisr_core.io  # noqa: F401 - warm the image readers while off the GUI thread
+                from sisr_core.devices import available_devices, select_device
+                from sisr_core.zoo import model_rows
 
             return model_rows(), available_devices(), str(select_device("auto"))
 

@@ -2,16 +2,9 @@
 
 No Qt here: the app and the command line call this package, never the other way round.
 """
-import os as _os
+from sisr_core import startup as _startup  # noqa: F401  (before torch loads: see sisr_core.startup)
 
 __version__ = "0.1.0"
-
-# OpenMP threads waiting for work spin 10,000 times before they sleep, not libgomp's 300,000: while the
-# network runs, the reader and the PNG writer need the cycles a spinning thread burns (`sisr upscale -m
-# espcn` on a 2000x2000 photo: 0.33 s less CPU and 2.6% faster; fsrcnn batches of small photos 5% faster;
-# the network alone and training unchanged). libgomp reads it when torch loads, so it is set here, before
-# any module of ours imports torch; a value the user set is kept.
-_os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 # Arithmetic: auto (bf16 on a CPU with AMX or AMD's AVX512-BF16, or a GPU that has it, else fp16 on a GPU, else
 # fp32), fp32, bf16; fp16 only on a GPU.

@@ -13,6 +13,7 @@ from typing import NoReturn
 from sisr_core import DEVICES, PRECISIONS, VARIANT_CHOICES, __version__
 from sisr_core.atomic import write_bytes
 from sisr_core.data.protocols import PROTOCOLS
+from sisr_core.startup import loading_torch
 
 MODES = ("auto", "fast", "patch")
 FORMATS = ("same", "png", "jpg", "webp", "tiff")
@@ -72,11 +73,12 @@ def run_upscale(args: argparse.Namespace) -> int:
         return 2
     reading = read_ahead(jobs, args.overwrite)  # the first image decodes on the other core while torch loads
 
-    from sisr_core.inference.engine import NoWeightsError, Upscaler
-    from sisr_core.inference.tiling import Cancelled
-    from sisr_core.models.registry import UnknownModelError
-    from sisr_core.weights import WeightsError
-    from sisr_core.zoo import AutoUpscaler, default_model
+    with loading_torch():
+        from sisr_core.inference.engine import NoWeightsError, Upscaler
+        from sisr_core.inference.tiling import Cancelled
+        from sisr_core.models.registry import UnknownModelError
+        from sisr_core.weights import WeightsError
+        from sisr_core.zoo import AutoUpscaler, default_model
 
     try:
         if args.weights:

@@ -177,16 +177,6 @@ def test_cli_trains_and_upscales_on_the_gpu(model_dir, tiny_data, tmp_path):
     assert (tmp_path / "run" / "final.safetensors").is_file()
 
 
-@pytest.mark.parametrize("chosen", [None, "5"])
-def test_openmp_threads_spin_briefly_before_torch_loads_unless_the_user_chose(chosen):
-    env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
-    if chosen:
-        env["GOMP_SPINCOUNT"] = chosen
-    code = "import os, sys, sisr_core; assert 'torch' not in sys.modules; print(os.environ['GOMP_SPINCOUNT'])"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == (chosen or "10000")
-
-
 def test_cpu_vendor_is_read_from_the_system(monkeypatch, tmp_path):
     import builtins
     from sisr_core import devices

@@ -13,13 +13,14 @@ large).
 PNG, whole or in bands, is written by ``_write_png``: libpng (through OpenCV, which releases the GIL)
 filters pieces of rows with Paeth and zlib-ng compresses them with the run-length strategy, or Huffman
 coding alone where that codes a sample of the piece's rows as small (noisy photos leave Paeth few runs:
-the same size, 1.4x faster), a piece per core at once; any bit depth and channel layout, with ICC and EXIF. Measured on a 4000x4000 upscaled
-photo (2-core machine, another process busy): Pillow level 4 (adaptive filters, Z_FILTERED) 3.1-3.6 s
-for 21.9 MB; Paeth + Z_RLE 0.75 s of zlib for 21.6 MB (the same at levels 1-4), 0.47 s of zlib-ng for
-the same bytes; Paeth + default strategy level 4 1.8 s for 24.2 MB; no filter or Up + RLE 25.6 MB and
-more; ISA-L (python-isal) levels 0-3 0.25 s for 24.1 MB. OpenCV's own PNG writer cannot add the ICC and EXIF chunks nor stream bands, hence libpng
-only for the filter. JPEG, WebP, BMP and GIF cannot be written that way; their bands are
-assembled in one Pillow image when it fits the memory budget, and refused with a clear line otherwise.
+the same size, 1.4x faster), a piece per core at once; any bit depth and channel layout, with ICC and
+EXIF. Measured on a 4000x4000 upscaled photo (2-core machine, another process busy): Pillow level 4
+(adaptive filters, Z_FILTERED) 3.1-3.6 s for 21.9 MB; Paeth + Z_RLE 0.75 s of zlib for 21.6 MB (the same
+at levels 1-4), 0.47 s of zlib-ng for the same bytes; Paeth + default strategy level 4 1.8 s for 24.2 MB;
+no filter or Up + RLE 25.6 MB and more; ISA-L (python-isal) levels 0-3 0.25 s for 24.1 MB. OpenCV's own
+PNG writer cannot add the ICC and EXIF chunks nor stream bands, hence libpng only for the filter. JPEG,
+WebP, BMP and GIF cannot be written that way; their bands are assembled in one Pillow image when it fits
+the memory budget, and refused with a clear line otherwise.
 """
 
 from __future__ import annotations
@@ -596,7 +597,8 @@ def _write_png(f, bands: Iterable[np.ndarray], height: int, width: int, bit_dept
     Pieces of rows are Paeth-filtered and compressed on every core at once (OpenCV and zlib release the GIL),
     each its own run of raw deflate blocks ended by a sync flush, as pigz does; they join into the one zlib
     stream (level ``PNG_LEVEL``, run-length or Huffman-only strategy by piece (``_png_strategy``), neither
-    reaching into the piece before, so the file is no larger) whose checksum this thread keeps. An IDAT per piece, written in order.
+    reaching into the piece before, so the file is no larger) whose checksum this thread keeps. An IDAT per
+    piece, written in order.
     """
     channels, pending, previous, checksum = None, deque(), None, 1
     workers = min(os.cpu_count() or 1, _PNG_WORKERS)
@@ -638,7 +640,7 @@ def _write_png(f, bands: Iterable[np.ndarray], height: int, width: int, bit_dept
 def _png_piece(rows: np.ndarray, above: np.ndarray | None, first: bool) -> tuple[bytes, bytes]:
     """(filtered scanlines, their raw deflate blocks ended by a sync flush, after the zlib header if first)."""
     filtered = _png_filtered(rows, above)
-    compressor = zlib_ng.compressobj(PNG_LEVEL, zlib.DEFLATED, -15, 9, _png_strategy(filtered, len(rows)))
+    compressor = _raw_deflate(_png_strategy(filtered, len(rows)))
     compressed = compressor.compress(filtered) + compressor.flush(zlib.Z_SYNC_FLUSH)
     return filtered, (_ZLIB_HEADER if first else b"") + compressed
 
@@ -653,10 +655,15 @@ def _png_strategy(filtered: bytes, rows: int) -> int:
     sample = b"".join(filtered[i * line : (i + 1) * line] for i in picks)
 
     def size(strategy: int) -> int:
-        compressor = zlib_ng.compressobj(PNG_LEVEL, zlib.DEFLATED, -15, 9, strategy)
+        compressor = _raw_deflate(strategy)
         return len(compressor.compress(sample) + compressor.flush())
 
     return zlib.Z_HUFFMAN_ONLY if size(zlib.Z_HUFFMAN_ONLY) <= size(zlib.Z_RLE) else zlib.Z_RLE
+
+
+def _raw_deflate(strategy: int):
+    """A zlib-ng compressor of raw deflate blocks (no zlib header) at ``PNG_LEVEL`` with ``strategy``."""
+    return zlib_ng.compressobj(PNG_LEVEL, zlib.DEFLATED, -15, 9, strategy)
 
 
 def _png_filtered(rows: np.ndarray, above: np.ndarray | None) -> bytes:
@@ -681,7 +688,8 @@ def _png_filtered(rows: np.ndarray, above: np.ndarray | None) -> bytes:
                                     cv2.IMWRITE_PNG_ZLIBBUFFER_SIZE, 2**20])
         if not ok:
             raise ValueError("OpenCV could not filter the PNG rows")
-        data = zlib_ng.decompress(b"".join(body for kind, body in png_chunks(encoded.tobytes()) if kind == b"IDAT"))
+        stored = b"".join(body for kind, body in png_chunks(encoded.tobytes()) if kind == b"IDAT")
+        data = zlib_ng.decompress(stored)
     return data[(len(data) // len(rows)) if above is not None else 0 :]
 
 

@@ -120,6 +120,22 @@ def test_upscaled_file_has_the_previous_paths_pixels(tmp_path, kind):
     np.testing.assert_array_equal(decoded(tmp_path / "out.png", channels), expected)
 
 
+@pytest.mark.parametrize("name,side,streamed", [("wdsr-a", 1500, True), ("wdsr-a", 3000, False), ("espcn", 3000, True)])
+def test_only_speed_tiles_stream_an_image_too_large_to_hold(tmp_path, name, side, streamed):
+    """Tiles sized by the whole memory budget stream an image that would otherwise be held in memory (1500 px:
+    its float result fits), but an image too large for that goes to the banded path, whose tiles leave the
+    bands their share of the budget (a 6000x6000 photo x2 with wdsr-a in fp32 peaked at 1,458 MB streamed,
+    804 MB banded); the small speed tiles stream either way."""
+    up = upscaler_with(loaded(name, 2))
+    stage = batch._Stage(Job(tmp_path / "in.png", tmp_path / "out.png"), 0.0,
+                         image=ImageData(np.zeros((side, side, 3), np.uint8)))
+    assert batch.needs_bands(stage.image, 2, engine.DEFAULT_MEMORY_BUDGET) == (side == 3000)
+    tiles = batch.streamed_tiles(stage, up, 2, engine.DEFAULT_MEMORY_BUDGET, {})
+    assert (tiles is not None) == streamed
+    if tiles is not None:
+        assert tiles.speed == (name == "espcn")
+
+
 @pytest.mark.parametrize("suffix,streamed", [(".png", True), (".tif", True), (".jpg", False)])
 def test_tiled_image_is_written_as_its_tiles_finish_with_the_same_pixels(tmp_path, monkeypatch, suffix, streamed):
     """An image the network runs in tiles anyway is encoded band by band while later tiles compute (PNG, TIFF),

@@ -361,11 +361,14 @@ def peak_bytes_per_pixel(model: LoadedModel, scale: int) -> float:
 @dataclass(frozen=True)
 class TilePlan:
     """How one pass runs: the whole image at once (``whole``; auto mode falls back to the tiles when that runs
-    out of memory) or tiles of ``tile`` px with ``context`` px of context, both on the network's size grid."""
+    out of memory) or tiles of ``tile`` px with ``context`` px of context, both on the network's size grid;
+    ``speed``: the tiles are the speed tiles (:func:`speed_tile`), a fraction of the memory budget, not sized
+    by it."""
 
     whole: bool
     tile: int
     context: int
+    speed: bool = False
 
 
 def plan_tiles(model: LoadedModel, scale: int, height: int, width: int, mode: str = "auto", tile: int | None = None,
@@ -380,10 +383,12 @@ def plan_tiles(model: LoadedModel, scale: int, height: int, width: int, mode: st
     side = tile or tile_for_budget(bytes_per_pixel, memory_budget, context)
     fits = height * width * bytes_per_pixel <= memory_budget
     quick = speed_tile(bytes_per_pixel / (2 if model.bf16 else 1), context) if tile is None and speed else None
+    by_speed = False
     if mode == "auto" and quick and max(height, width) > quick:
-        fits, side = False, min(side, quick)
+        fits, side, by_speed = False, min(side, quick), quick <= side
     grid = model.spec.size_multiple
-    return TilePlan(mode == "fast" or (mode == "auto" and fits), -(-side // grid) * grid, -(-context // grid) * grid)
+    return TilePlan(mode == "fast" or (mode == "auto" and fits), -(-side // grid) * grid, -(-context // grid) * grid,
+                    by_speed)
 
 
 def speed_tile(bytes_per_pixel: float, context: int) -> int | None:

@@ -69,7 +69,7 @@ def _upscale_axis(x: torch.Tensor, dim: int, factor: int) -> torch.Tensor:
     for p in range(factor):
         offset = int(left[p]) - start
         first = padded.narrow(dim, offset, length)
-        phase = torch.mul(first, weights[p][0]) if last else torch.mul(first, weights[p][0], out=out.select(dim + 1, p))
+        phase = torch.mul(first, weights[p][0], out=None if last else out.select(dim + 1, p))
         for j in range(1, 6):
             if weights[p][j]:
                 phase.add_(padded.narrow(dim, offset + j, length), alpha=weights[p][j])
